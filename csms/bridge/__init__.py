@@ -1,0 +1,1 @@
+"""The MQTT bridge: publishes CSMS events and executes commands (evcommon.contract)."""

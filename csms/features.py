@@ -1,0 +1,36 @@
+"""Optional CSMS features (smart charging, MQTT bridge) plug into the core here.
+
+Each module in :data:`FEATURE_MODULES` defines ``factory(ctx) -> AbstractAsyncContextManager
+[CsmsEventSink] | None``. The core enters every returned context for the life of
+the server and forwards every event to the sinks. ``None`` means "not enabled
+by the configuration".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from csms.ports import CsmsEventSink, StationDirectory
+from evcommon.clock import Clock
+
+FEATURE_MODULES = ("csms.smart.feature", "csms.bridge.feature")
+
+
+@dataclass
+class FeatureContext:
+    settings: Any  # csms.config.CsmsSettings
+    directory: StationDirectory
+    database: Any  # csms.db.database.Database
+    clock: Clock
+    registry: dict[str, object]  # features find each other by name here (e.g. "smart")
+
+
+FeatureFactory = Callable[[FeatureContext], AbstractAsyncContextManager[CsmsEventSink] | None]
+
+
+def feature_factories() -> list[FeatureFactory]:
+    return [importlib.import_module(name).factory for name in FEATURE_MODULES]

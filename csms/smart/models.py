@@ -1,0 +1,1 @@
+"""Tables of the smart-charging feature (installed profiles)."""

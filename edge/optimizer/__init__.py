@@ -1,0 +1,1 @@
+"""Dispatch: the MILP optimizer and the baseline strategies behind edge.planning.Planner."""

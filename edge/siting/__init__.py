@@ -1,0 +1,1 @@
+"""Siting: where an arriving vehicle charges, by load flow on the site network."""

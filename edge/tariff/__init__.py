@@ -1,0 +1,1 @@
+"""Tariffs (TOML) and bills."""
