@@ -109,6 +109,10 @@ class Topics:
     def assignments(self, site_id: str) -> str:
         return f"{self.prefix}/sites/{site_id}/assignments"
 
+    def arrivals(self, site_id: str) -> str:
+        """Vehicle-arrival requests to site (:class:`ArrivalRequest`); ``+`` for any site."""
+        return f"{self.prefix}/sites/{site_id}/arrivals"
+
     def limits(self, site_id: str) -> str:
         """The edge publishes each tick's decided limits here (for dashboards)."""
         return f"{self.prefix}/sites/{site_id}/limits"
@@ -242,6 +246,24 @@ class Assignment(_Event):
     note: str | None = None
 
 
+class ArrivalRequest(_Event):
+    """An incoming vehicle to site (fleet system, driver app): answered by an Assignment.
+
+    Give ``energy_kwh``, or ``battery_kwh`` with both SOCs."""
+
+    vehicle_id: str = Field(min_length=1)
+    arrival: datetime
+    departure: datetime
+    energy_kwh: float | None = Field(default=None, ge=0)
+    battery_kwh: float | None = Field(default=None, gt=0)
+    soc_arrival_pct: float | None = Field(default=None, ge=0, le=100)
+    soc_departure_pct: float | None = Field(default=None, ge=0, le=100)
+    max_power_kw: float | None = Field(default=None, gt=0)
+    flexible_departure: bool = False
+    group: str | None = None
+    site_id: str | None = None  # preferred site when one controller runs several
+
+
 class SiteLimits(_Event):
     site_id: str
     limits_kw: dict[str, float]  # "station_id/connector_id" -> kW
@@ -276,6 +298,8 @@ class SetLimit(_Command):
     valid_to: datetime | None = None
     stack_level: int | None = Field(default=None, ge=0)
     number_phases: int | None = Field(default=None, ge=1, le=3)
+    # added in v1 (optional): profile kind; max profiles are always sent absolute
+    kind: Literal["absolute", "relative", "daily", "weekly"] | None = None
 
     def periods(self) -> list[SchedulePeriod]:
         if self.schedule:

@@ -1,0 +1,230 @@
+"""The MQTT connection of the CSMS: will, reconnect with jittered backoff, the
+publisher draining the :class:`Outbox`, and the command subscriber.
+
+Commands run in a task group that outlives single connections; their replies go
+through the outbox, so a reply whose connection dropped is sent after reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from collections import OrderedDict
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from csms.bridge.commands import CommandExecutor, peek
+from csms.bridge.config import MqttSection
+from csms.bridge.outbox import Outbox, Outgoing
+from evcommon import contract
+from evcommon.logs import get_logger
+
+log = get_logger(__name__)
+QOS = 1
+SEEN_COMMANDS = 4096  # correlation ids remembered to drop QoS 1 duplicates
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        settings: MqttSection,
+        executor: CommandExecutor,
+        outbox: Outbox,
+        *,
+        version: str | None = None,
+    ):
+        self.settings = settings
+        self.topics = contract.Topics(settings.topic_prefix)
+        self.executor = executor
+        self.outbox = outbox
+        self.version = version
+        self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._sem = asyncio.Semaphore(settings.max_concurrent_commands)
+        self._commands: asyncio.TaskGroup | None = None
+        self._up: bool | None = None  # None: never connected yet
+
+    # -- connection ----------------------------------------------------------
+    def _make_client(self) -> aiomqtt.Client:
+        s = self.settings
+        tls_context = None
+        if s.tls:
+            tls_context = ssl.create_default_context(cafile=s.ca_file)
+            if s.cert_file:
+                tls_context.load_cert_chain(s.cert_file, s.key_file)
+            if s.tls_insecure:
+                tls_context.check_hostname = False
+        will = aiomqtt.Will(
+            self.topics.csms_state,
+            contract.encode(contract.ServiceState(online=False, version=self.version)),
+            qos=QOS,
+            retain=True,
+        )
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            identifier=s.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=will,
+            keepalive=s.keepalive_s,
+            tls_context=tls_context,
+            tls_insecure=s.tls_insecure if s.tls else None,
+        )
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect; returns only when cancelled."""
+        async with asyncio.TaskGroup() as commands:
+            self._commands = commands
+            backoff_s = self.settings.reconnect_min_s
+            while True:
+                try:
+                    async with self._make_client() as client:
+                        self._client = client
+                        backoff_s = self.settings.reconnect_min_s
+                        await self._serve(client)
+                except* aiomqtt.MqttError as group:
+                    # log the change of state once, not every retry
+                    if self._up is not False:
+                        log.warning(
+                            "mqtt broker unreachable" if self._up is None else "mqtt disconnected",
+                            error=str(group.exceptions[0]),
+                            broker=self._where(),
+                        )
+                    self._up = False
+                except* Exception:
+                    # a bug, not the network: log it loudly and start over
+                    log.exception("mqtt bridge failed; reconnecting", broker=self._where())
+                    self._up = False
+                finally:
+                    self._client = None
+                    self.connected.clear()
+                delay_s = random.uniform(self.settings.reconnect_min_s, backoff_s)
+                backoff_s = min(self.settings.reconnect_max_s, backoff_s * 2)
+                await asyncio.sleep(delay_s)
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        await client.publish(
+            self.topics.csms_state,
+            contract.encode(contract.ServiceState(online=True, version=self.version)),
+            qos=QOS,
+            retain=True,
+        )
+        await client.subscribe(self.topics.all_commands, qos=QOS)
+        self.outbox.republish_all()
+        self.connected.set()
+        self._up = True
+        log.info("mqtt connected", broker=self._where())
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._publish_loop(client), name="mqtt-publish")
+            tg.create_task(self._receive_loop(client), name="mqtt-receive")
+
+    async def close(self) -> None:
+        """Graceful shutdown: flush briefly and mark the CSMS offline (the will is only
+        sent by the broker on an unclean disconnect)."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            async with asyncio.timeout(2.0):
+                await self.outbox.drained()
+                await client.publish(
+                    self.topics.csms_state,
+                    contract.encode(contract.ServiceState(online=False, version=self.version)),
+                    qos=QOS,
+                    retain=True,
+                )
+        except (TimeoutError, aiomqtt.MqttError) as exc:
+            log.warning("mqtt: could not publish offline state", error=str(exc))
+
+    # -- publishing -------------------------------------------------------------
+    async def _publish_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self.outbox.wait()
+            item = self.outbox.pop()
+            if item is None:
+                continue
+            try:
+                await client.publish(
+                    item.topic,
+                    item.payload,
+                    qos=QOS,
+                    retain=item.retain,
+                    properties=item.properties,
+                )
+            except aiomqtt.MqttError:
+                self.outbox.push_back(item)
+                raise
+
+    # -- commands -----------------------------------------------------------------
+    async def _receive_loop(self, client: aiomqtt.Client) -> None:
+        assert self._commands is not None
+        async for message in client.messages:
+            raw = message.payload
+            payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
+            station = message.topic.value.rsplit("/", 1)[-1]
+            await self._sem.acquire()
+            self._commands.create_task(
+                self._handle(bytes(payload), station, message.properties),
+                name=f"mqtt-command:{station}",
+            )
+
+    async def _handle(self, raw: bytes, station: str, props: Any) -> None:
+        try:
+            response_topic = getattr(props, "ResponseTopic", None) if props else None
+            correlation = getattr(props, "CorrelationData", None) if props else None
+            cid, reply_to = peek(raw)
+            if cid and cid in self._seen:
+                log.info("duplicate command ignored", correlation_id=cid, station_id=station)
+                return
+            if cid:
+                self._seen[cid] = None
+                while len(self._seen) > SEEN_COMMANDS:
+                    self._seen.popitem(last=False)
+            reply = await self.executor.execute(raw, station)
+            self._send_reply(reply, response_topic, correlation, reply_to)
+        except Exception:  # never let one command take the bridge down
+            log.exception("command handling failed", station_id=station)
+        finally:
+            self._sem.release()
+
+    def _send_reply(
+        self,
+        reply: contract.CommandReply,
+        response_topic: str | None,
+        correlation: bytes | None,
+        reply_to: str | None,
+    ) -> None:
+        if response_topic:
+            props = None
+            if correlation is not None:
+                props = Properties(PacketTypes.PUBLISH)
+                props.CorrelationData = correlation
+            self.outbox.put_event(Outgoing(response_topic, contract.encode(reply), False, props))
+            return
+        if reply_to and self._reply_topic_allowed(reply_to):
+            self.outbox.put_event(Outgoing(reply_to, contract.encode(reply)))
+            return
+        log.warning(
+            "command reply has nowhere to go (no response topic, no valid reply_to)",
+            correlation_id=reply.correlation_id,
+            ok=reply.ok,
+            error=reply.error.message if reply.error else None,
+        )
+
+    def _reply_topic_allowed(self, topic: str) -> bool:
+        """No wildcards, and never onto our own state/command topics."""
+        if not topic or "+" in topic or "#" in topic:
+            return False
+        prefix = self.topics.prefix
+        own = (f"{prefix}/stations/", f"{prefix}/commands/", f"{prefix}/csms/")
+        return not topic.startswith(own)

@@ -1,0 +1,94 @@
+"""The CSMS settings tree: TOML file validated by pydantic, ``CSMS_*`` environment overrides.
+
+Example: docs/csms.md and csms/csms.example.toml. Environment overrides use
+``CSMS_SECTION__KEY``, e.g. ``CSMS_SERVER__PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from csms.bridge.config import MqttSection
+from csms.smart.config import SmartChargingSection
+from evcommon.clock import parse_clock
+from evcommon.config import Section, SettingsBase, load_settings
+
+DEFAULT_DB_URL = "sqlite:///data/csms.db"
+
+
+class ServerSection(Section):
+    host: str = "0.0.0.0"
+    port: int = Field(default=9000, ge=0, le=65535)
+    # Prometheus /metrics on its own port; 0 picks a free port, -1 disables it.
+    metrics_port: int = Field(default=9100, ge=-1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Version assumed for chargers that offer no subprotocol; None refuses them (HTTP 400).
+    default_version: Literal["1.6", "2.0.1"] | None = "1.6"
+    max_frame_bytes: int = Field(default=65536, ge=1024)
+    call_timeout_s: float = Field(default=30.0, gt=0)
+    heartbeat_interval_s: int = Field(default=300, ge=1)
+    # BootNotification of a station that is not registered but allowed: Accepted or Pending.
+    unknown_station_boot_status: Literal["Accepted", "Pending"] = "Accepted"
+
+
+class DatabaseSection(Section):
+    url: str = DEFAULT_DB_URL
+    # Commit batching: handlers wait for their batch's commit before answering.
+    max_batch: int = Field(default=256, ge=1)
+
+
+class SecuritySection(Section):
+    # True so that `csms serve` with no config just works; production sets false.
+    allow_unknown_stations: bool = True
+    accept_all_id_tags: bool = False
+
+
+class LoggingSection(Section):
+    level: str = "info"
+    format: Literal["json", "console", "auto"] = "auto"
+
+
+def _default_clock() -> str:
+    return os.environ.get("EVSITE_CLOCK", "real")
+
+
+class CsmsSettings(SettingsBase):
+    model_config = SettingsConfigDict(env_prefix="CSMS_")
+
+    server: ServerSection = ServerSection()
+    database: DatabaseSection = DatabaseSection()
+    security: SecuritySection = SecuritySection()
+    logging: LoggingSection = LoggingSection()
+    mqtt: MqttSection = MqttSection()
+    smart_charging: SmartChargingSection = SmartChargingSection()
+    clock: str = Field(default_factory=_default_clock)
+
+    @field_validator("clock")
+    @classmethod
+    def _valid_clock(cls, value: str) -> str:
+        parse_clock(value)  # raises ConfigError naming the problem
+        return value
+
+
+def load(
+    path: Path | str | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    db: str | None = None,
+    clock: str | None = None,
+) -> CsmsSettings:
+    """Settings from an optional TOML file, the environment and command-line options."""
+    overrides: dict[str, Any] = {}
+    if host is not None or port is not None:
+        overrides["server"] = {"host": host, "port": port}
+    if db is not None:
+        overrides["database"] = {"url": db}
+    if clock is not None:
+        overrides["clock"] = clock
+    return load_settings(CsmsSettings, path, overrides=overrides or None)

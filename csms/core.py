@@ -1,0 +1,95 @@
+"""What every connection and handler shares: settings, clock, metrics, the commit
+queue, the live sessions (StationDirectory) and the event sinks of the features."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from csms.config import CsmsSettings
+from csms.db.database import Database
+from csms.db.models import Station
+from csms.db.writer import CommitQueue
+from csms.metrics import Metrics
+from csms.ports import CsmsEventSink
+from evcommon import contract
+from evcommon.clock import Clock
+from evcommon.logs import get_logger
+
+if TYPE_CHECKING:
+    from csms.connection import Connection
+
+log = get_logger("csms.core")
+
+
+class Core:
+    def __init__(
+        self,
+        settings: CsmsSettings,
+        clock: Clock,
+        database: Database,
+        metrics: Metrics,
+        tasks: asyncio.TaskGroup,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self.database = database
+        self.metrics = metrics
+        self.commits = CommitQueue(database, metrics, max_batch=settings.database.max_batch)
+        self.sinks: list[CsmsEventSink] = []
+        self.connections: dict[str, Connection] = {}
+        self._tasks = tasks
+        self.supervised: set[asyncio.Task[None]] = set()
+        # DataTransfer handlers by vendorId: async (station_id, message_id, data) -> (status, data)
+        self.data_transfer_handlers: dict[str, Any] = {}
+
+    # -- StationDirectory ------------------------------------------------------
+    def session(self, station_id: str) -> Connection | None:
+        conn = self.connections.get(station_id)
+        return conn if conn is not None and conn.online else None
+
+    async def is_registered(self, station_id: str) -> bool:
+        if self.settings.security.allow_unknown_stations:
+            return True
+        return await self.registered_station(station_id) is not None
+
+    async def registered_station(self, station_id: str) -> Station | None:
+        async with self.database.session() as s:
+            row = (
+                await s.execute(select(Station).where(Station.station_id == station_id))
+            ).scalar_one_or_none()
+        return row if row is not None and row.registry_status is not None else None
+
+    # -- events ----------------------------------------------------------------
+    async def emit(self, kind: str, event: contract._Event) -> None:
+        """Hand a normalised event to every sink (called after the commit)."""
+        for sink in self.sinks:
+            try:
+                await getattr(sink, kind)(event)
+            except Exception:
+                log.exception("event sink failed", sink=type(sink).__name__, kind=kind)
+
+    def station_booted(self, conn: Connection) -> None:
+        for sink in self.sinks:
+            self.supervise(
+                sink.station_booted(conn), name=f"booted:{conn.station_id}:{type(sink).__name__}"
+            )
+
+    def supervise(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[None]:
+        """Run ``coro`` in the app's TaskGroup; its failure is logged, never fatal."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("supervised task failed", task=name)
+
+        task = self._tasks.create_task(guarded(), name=name)
+        self.supervised.add(task)
+        task.add_done_callback(self.supervised.discard)
+        return task

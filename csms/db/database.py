@@ -1,0 +1,109 @@
+"""The database handle: an async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg),
+sessions, and Alembic migrations run programmatically on start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from csms.db.url import async_url
+from csms.errors import CsmsError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the single writer; NORMAL is durable at commit
+    # in WAL mode except on power loss of the OS itself.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Database:
+    """``async with Database(url) as db``; ``db.session()`` yields an AsyncSession."""
+
+    def __init__(self, url: str, *, echo: bool = False):
+        self.url = url
+        self._async_url = async_url(url)
+        self._echo = echo
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._async_url.get_backend_name() == "sqlite"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise CsmsError("database is not open (use `async with Database(url)`)")
+        return self._engine
+
+    async def __aenter__(self) -> Database:
+        kwargs: dict[str, Any] = {"echo": self._echo}
+        if self.is_sqlite:
+            path = self._async_url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self._engine = create_async_engine(self._async_url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+    def session(self) -> AsyncSession:
+        """An AsyncSession; use as ``async with db.session() as s``."""
+        if self._sessions is None:
+            raise CsmsError("database is not open (use `async with Database(url)`)")
+        return self._sessions()
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Run Alembic upgrade to ``revision`` over this database's engine."""
+
+        def upgrade(connection: Connection) -> None:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(upgrade)
+        except CsmsError:
+            raise
+        except Exception as exc:
+            raise CsmsError(f"database migration failed ({self.url}): {exc}") from exc

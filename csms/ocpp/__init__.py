@@ -1,0 +1,1 @@
+"""OCPP-J framing, schema validation and the message handlers of both versions."""

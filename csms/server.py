@@ -1,0 +1,183 @@
+"""The websocket endpoint ``/ocpp/<station-id>``: subprotocol choice, security profile 1
+(HTTP basic auth) at the handshake, one live connection per station."""
+
+from __future__ import annotations
+
+import asyncio
+import http
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from csms import security
+from csms.connection import Connection
+from csms.core import Core
+from csms.ocpp import protocol, v16, v201
+from csms.ocpp.protocol import Version
+from evcommon import contract
+from evcommon.logs import get_logger
+
+log = get_logger("csms.server")
+HANDLERS = {"1.6": v16.HANDLERS, "2.0.1": v201.HANDLERS}
+PATH_PREFIX = "/ocpp/"
+
+
+def _offered(headers: Headers) -> list[str]:
+    return [
+        p.strip()
+        for value in headers.get_all("Sec-WebSocket-Protocol")
+        for p in value.split(",")
+        if p.strip()
+    ]
+
+
+def _station_id(path: str) -> str | None:
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    sid = unquote(path[len(PATH_PREFIX) :]).strip("/")
+    # OCPP: identity is at most 48 printable chars; no further path segments
+    if not sid or len(sid) > 48 or "/" in sid or not sid.isprintable():
+        return None
+    return sid
+
+
+class OcppServer:
+    def __init__(self, core: Core):
+        self.core = core
+        self.server: Server | None = None
+        self._connection_tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        cfg = self.core.settings.server
+        self.server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            max_size=cfg.max_frame_bytes,
+            ping_interval=60,
+            ping_timeout=60,
+            compression=None,  # chargers rarely negotiate it; it costs CPU per frame
+        )
+        sock = next(iter(self.server.sockets))
+        return int(sock.getsockname()[1])
+
+    def _refuse(
+        self, conn: ServerConnection, status: http.HTTPStatus, text: str, **kw: Any
+    ) -> Response:
+        log.warning("handshake refused", status=int(status), reason=text, **kw)
+        response = conn.respond(status, text + "\n")
+        if status == http.HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+        return response
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        sid = _station_id(request.path)
+        if sid is None:
+            return self._refuse(conn, http.HTTPStatus.NOT_FOUND, "use /ocpp/<station-id>")
+        offered = _offered(request.headers)
+        if offered and not any(p in protocol.SUBPROTOCOLS for p in offered):
+            return self._refuse(
+                conn,
+                http.HTTPStatus.BAD_REQUEST,
+                "no supported OCPP subprotocol (ocpp1.6, ocpp2.0.1)",
+                station_id=sid,
+            )
+        if not offered and self.core.settings.server.default_version is None:
+            return self._refuse(
+                conn,
+                http.HTTPStatus.BAD_REQUEST,
+                "no OCPP subprotocol offered (ocpp1.6, ocpp2.0.1)",
+                station_id=sid,
+            )
+        return await self._authenticate(conn, request, sid)
+
+    async def _authenticate(
+        self, conn: ServerConnection, request: Request, sid: str
+    ) -> Response | None:
+        station = await self.core.registered_station(sid)
+        credentials = security.parse_basic_auth(request.headers.get("Authorization"))
+        if station is None:
+            if self.core.settings.security.allow_unknown_stations:
+                return None
+            return self._refuse(conn, http.HTTPStatus.FORBIDDEN, "unknown station", station_id=sid)
+        if station.password_hash is None:
+            return None  # registered without a password: security profile 0
+        if credentials is None or credentials[0] != sid:
+            return self._refuse(
+                conn, http.HTTPStatus.UNAUTHORIZED, "credentials required", station_id=sid
+            )
+        ok = await asyncio.to_thread(
+            security.verify_password, credentials[1], station.password_hash
+        )
+        if not ok:
+            return self._refuse(
+                conn, http.HTTPStatus.UNAUTHORIZED, "wrong credentials", station_id=sid
+            )
+        return None
+
+    @staticmethod
+    def _select_subprotocol(conn: ServerConnection, subprotocols: Any) -> Any:
+        for p in subprotocols:
+            if p in protocol.SUBPROTOCOLS:
+                return p
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        sid = _station_id(ws.request.path if ws.request else "")
+        assert sid is not None  # checked in _process_request
+        version: Version = (
+            protocol.SUBPROTOCOLS[ws.subprotocol]
+            if ws.subprotocol
+            else self.core.settings.server.default_version or "1.6"
+        )
+        station = await self.core.registered_station(sid)
+        ready = await self._was_accepted(sid)
+        conn = Connection(self.core, ws, sid, version, HANDLERS[version], ready=ready)
+        old = self.core.connections.get(sid)
+        self.core.connections[sid] = conn
+        if old is not None and not old.closed:
+            conn.log.info("new connection replaces the old one")
+            old.closed = True
+            await old.ws.close(1000, "replaced by a new connection")
+        self.core.metrics.connected.labels(version).inc()
+        conn.log.info("connected", registered=station is not None, ready=ready)
+        try:
+            await conn.run()
+        finally:
+            self.core.metrics.connected.labels(version).dec()
+            if self.core.connections.get(sid) is conn:
+                del self.core.connections[sid]
+                conn.log.info("disconnected", code=ws.close_code)
+                await self.core.emit(
+                    "station_state",
+                    contract.StationState(
+                        ts=self.core.clock.now(),
+                        station_id=sid,
+                        online=False,
+                        ocpp_version=version,
+                    ),
+                )
+
+    async def _was_accepted(self, sid: str) -> bool:
+        from csms.db.models import Station
+
+        async with self.core.database.session() as s:
+            row = await s.get(Station, sid)
+        return row is not None and row.boot_status == "Accepted"
+
+    async def close(self) -> None:
+        """Stop accepting, let in-flight CALLs finish, close every socket with 1001."""
+        if self.server is None:
+            return
+        self.server.close(close_connections=False)
+        await asyncio.gather(
+            *(c.close(1001, "CSMS shutting down") for c in list(self.core.connections.values())),
+            return_exceptions=True,
+        )
+        await self.server.wait_closed()

@@ -1,0 +1,121 @@
+"""Over-limit detection: a station that answered Accepted but keeps drawing more.
+
+Each MeterValues sample with a power reading is compared with the limit in force
+on its connector (from the installed-profile record). A reading above
+``limit * (1 + tolerance_pct/100) + tolerance_kw`` taken later than ``grace_s``
+after the profile was installed starts an over-limit episode: one Alarm event and
+one count on ``csms_smart_over_limit_alarms_total``; the episode ends (logged,
+gauge back to 0) with the first reading within the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter, Gauge
+
+from csms.smart.config import SmartChargingSection
+from csms.smart.store import Record
+from evcommon import contract
+from evcommon.logs import get_logger
+
+log = get_logger(__name__)
+
+OVER_LIMIT_ALARMS = Counter(
+    "csms_smart_over_limit_alarms",
+    "Over-limit episodes: a station drew more than its installed limit",
+    ["station_id"],
+)
+OVER_LIMIT_NOW = Gauge(
+    "csms_smart_over_limit",
+    "1 while a connector draws more than its installed limit",
+    ["station_id", "connector_id"],
+)
+
+_PRECEDENCE = {"tx": 2, "tx_default": 1}
+
+
+def effective_limit(
+    records: list[Record], connector_id: int, now: datetime
+) -> tuple[float, Record] | None:
+    """The kW limit in force on a connector and the record that sets it.
+
+    TxProfile beats TxDefault; a connector's own TxDefault beats connector 0's;
+    within one purpose the highest stack level in force wins (OCPP 1.6 3.13.2,
+    2.0.1 K08). The station max caps the result. ``connector_id`` 0 means the
+    station total and is compared with the station max only.
+    """
+    best: tuple[tuple[int, int, int], float, Record] | None = None
+    cap: tuple[float, Record] | None = None
+    for rec in records:
+        limit = rec.limit_kw_at(now)
+        if limit is None:
+            continue
+        if rec.purpose == "station_max":
+            if cap is None or limit < cap[0]:
+                cap = (limit, rec)
+            continue
+        if connector_id == 0 or rec.connector_id not in (0, connector_id):
+            continue
+        rank = (_PRECEDENCE[rec.purpose], int(rec.connector_id == connector_id), rec.stack_level)
+        if best is None or rank > best[0]:
+            best = (rank, limit, rec)
+    found = (best[1], best[2]) if best is not None else None
+    if cap is not None and (found is None or cap[0] < found[0]):
+        found = cap
+    return found
+
+
+class OverLimitMonitor:
+    def __init__(
+        self,
+        settings: SmartChargingSection,
+        records: Callable[[str], list[Record]],
+        emit: Callable[[contract.Alarm], None],
+    ):
+        self._settings = settings
+        self._records = records
+        self._emit = emit
+        self._episodes: set[tuple[str, int]] = set()
+
+    def check(self, event: contract.MeterValuesEvent, now: datetime) -> None:
+        if event.power_kw is None:
+            return
+        key = (event.station_id, event.connector_id)
+        found = effective_limit(self._records(event.station_id), event.connector_id, now)
+        over = False
+        if found is not None:
+            limit_kw, rec = found
+            allowed = (
+                limit_kw * (1 + self._settings.over_limit_tolerance_pct / 100)
+                + self._settings.over_limit_tolerance_kw
+            )
+            settled = rec.installed_at + timedelta(seconds=self._settings.over_limit_grace_s)
+            over = event.power_kw > allowed and now >= settled
+        if over and key not in self._episodes and found is not None:
+            self._episodes.add(key)
+            OVER_LIMIT_ALARMS.labels(event.station_id).inc()
+            OVER_LIMIT_NOW.labels(event.station_id, str(event.connector_id)).set(1)
+            message = (
+                f"connector {event.connector_id} draws {event.power_kw:.2f} kW, "
+                f"installed limit is {found[0]:.2f} kW (profile {found[1].profile_id})"
+            )
+            log.warning("over limit", station_id=event.station_id, message=message)
+            self._emit(
+                contract.Alarm(
+                    station_id=event.station_id,
+                    connector_id=event.connector_id,
+                    kind="over_limit",
+                    message=message,
+                    measured_kw=event.power_kw,
+                    limit_kw=found[0],
+                )
+            )
+        elif not over and key in self._episodes:
+            self._episodes.discard(key)
+            OVER_LIMIT_NOW.labels(event.station_id, str(event.connector_id)).set(0)
+            log.info("back within limit", station_id=event.station_id, connector=event.connector_id)
+
+    def forget(self, station_id: str) -> None:
+        self._episodes = {k for k in self._episodes if k[0] != station_id}

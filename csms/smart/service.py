@@ -1,0 +1,430 @@
+"""The version-neutral smart-charging API: limits in kW in, charging profiles out.
+
+:class:`SmartCharging` is registered as ``registry["smart"]``; the MQTT bridge and
+tests call :meth:`set_limit`, :meth:`install_safe_limits`, :meth:`clear_limit` and
+:meth:`get_composite_schedule`. Profile events and alarms go to every listener
+added with :meth:`subscribe` (listeners must not block).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter
+
+from csms.errors import OcppCallError, StationOffline
+from csms.ports import StationDirectory, StationSession
+from csms.smart import capabilities as caps_mod
+from csms.smart import maintenance, plan
+from csms.smart.capabilities import Capabilities
+from csms.smart.config import SmartChargingSection
+from csms.smart.errors import LimitRejected, NotSupported
+from csms.smart.monitor import OverLimitMonitor
+from csms.smart.profiles import (
+    OCPP_PURPOSE,
+    Period,
+    composite_request,
+    parse_composite,
+    rejection_reason,
+    set_profile_request,
+)
+from csms.smart.store import ProfileStore, Record
+from csms.smart.units import choose_rate_unit, limit_to_kw
+from csms.smart.verify import verify_installed
+from evcommon import contract
+from evcommon.clock import Clock
+from evcommon.logs import get_logger
+
+log = get_logger(__name__)
+PROFILES = Counter(
+    "csms_smart_profiles", "SetChargingProfile outcomes", ["version", "purpose", "result"]
+)
+NOT_SUPPORTED = ("NotImplemented", "NotSupported")
+
+SmartEvent = contract.ProfileEvent | contract.Alarm
+
+
+def phases_from_meter(event: contract.MeterValuesEvent) -> int | None:
+    """Phases in use, from what the station reports: the number of phases with
+    current in the per-phase readings, else power / (voltage * current) when all
+    three are given (needs a real load: at least 1 A). None when it cannot tell."""
+    if event.current_a_phases:
+        used = [k for k, a in event.current_a_phases.items() if k.startswith("L") and a > 0.5]
+        if 1 <= len(used) <= 3:
+            return len(used)
+    p, v, i = event.power_kw, event.voltage_v, event.current_a
+    if p is None or v is None or i is None or i < 1.0 or v < 50:
+        return None
+    ratio = p * 1000.0 / (v * i)
+    nearest = round(ratio)
+    if 1 <= nearest <= 3 and abs(ratio - nearest) < 0.2:
+        return int(nearest)
+    return None
+
+
+@dataclass
+class Electrical:
+    voltage_v: float
+    phases: int  # used for conversion
+    number_phases: int | None  # sent in the profile (None: the station assumes 3)
+
+
+class SmartCharging:
+    def __init__(
+        self,
+        settings: SmartChargingSection,
+        directory: StationDirectory,
+        store: ProfileStore,
+        clock: Clock,
+    ):
+        self.settings = settings
+        self.directory = directory
+        self.store = store
+        self.clock = clock
+        self._listeners: list[Callable[[SmartEvent], None]] = []
+        self._caps: dict[str, Capabilities] = {}
+        self._voltage_v: dict[str, float] = {}
+        self._phases: dict[tuple[str, int], int] = {}  # learned from MeterValues
+        self._tx: dict[tuple[str, int], str] = {}
+        self._disabled: dict[str, str] = {}  # station -> reason, until its next boot
+        self._disabled_reported: set[str] = set()
+        self._accepted_since_boot: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.monitor = OverLimitMonitor(settings, store.records, self._emit)
+
+    # -- plumbing -----------------------------------------------------------
+    def subscribe(self, listener: Callable[[SmartEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: SmartEvent) -> None:
+        event = event.model_copy(update={"ts": self.clock.now()})  # simulated time in sims
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the OCPP path
+                log.exception("smart-charging listener failed", station_id=event.station_id)
+
+    def _session(self, station_id: str) -> StationSession:
+        session = self.directory.session(station_id)
+        if session is None or not session.online:
+            raise StationOffline(station_id)
+        return session
+
+    def _lock(self, station_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(station_id, asyncio.Lock())
+
+    async def _call(self, session: StationSession, action: str, payload: dict[str, Any]) -> Any:
+        return await session.call(action, payload, timeout_s=self.settings.call_timeout_s)
+
+    async def capabilities(self, session: StationSession) -> Capabilities:
+        """Read (once per boot) what the station allows; unreadable means defaults."""
+        cached = self._caps.get(session.station_id)
+        if cached is not None:
+            return cached
+        action, payload = caps_mod.request(session.ocpp_version)
+        try:
+            found = caps_mod.parse(session.ocpp_version, await self._call(session, action, payload))
+        except OcppCallError as exc:
+            log.warning("capabilities unreadable", station_id=session.station_id, error=str(exc))
+            found = caps_mod.UNKNOWN
+        log.info(
+            "smart-charging capabilities",
+            station_id=session.station_id,
+            rate_units=sorted(found.rate_units),
+            max_stack_level=found.max_stack_level,
+            max_periods=found.max_periods,
+            enabled=found.smart_charging_enabled,
+        )
+        self._caps[session.station_id] = found
+        return found
+
+    def electrical(
+        self, station_id: str, number_phases: int | None, connector_id: int = 0
+    ) -> Electrical:
+        """Voltage: the station's config section, else what it reported, else the default.
+        Phases: the request's number_phases, else the station's config section, else what
+        the connector's meter values show (see :func:`phases_from_meter`), else the default."""
+        configured = self.settings.stations.get(station_id)
+        base = self.settings.electrical(station_id)
+        voltage_v, phases = base.voltage_v, base.phases
+        if configured is None:
+            voltage_v = self._voltage_v.get(station_id, voltage_v)
+            phases = self._phases.get((station_id, connector_id), phases)
+        phases = number_phases or phases
+        sent = number_phases if number_phases is not None else (None if phases == 3 else phases)
+        return Electrical(voltage_v, phases, sent)
+
+    # -- set -------------------------------------------------------------------
+    async def set_limit(self, cmd: contract.SetLimit, *, fallback: bool = True) -> dict[str, Any]:
+        """Install a kW limit; returns what was installed. Raises InvalidLimit,
+        LimitRejected (with the station's reasons), NotSupported, StationOffline,
+        CallTimeout."""
+        now = self.clock.now()
+        periods_kw = plan.validate(cmd, now)
+        session = self._session(cmd.station_id)
+        async with self._lock(cmd.station_id):
+            if cmd.station_id in self._disabled:
+                raise LimitRejected(
+                    f"load management is disabled on the station "
+                    f"({self._disabled[cmd.station_id]}); not retried until it reboots"
+                )
+            caps = await self.capabilities(session)
+            if caps.smart_charging_enabled is False:
+                self._mark_disabled(cmd, "SmartChargingCtrlr is not enabled/available")
+                raise LimitRejected(
+                    "smart charging is disabled on the station (SmartChargingCtrlr)"
+                )
+            return await self._install(session, cmd, periods_kw, caps, fallback=fallback)
+
+    async def _install(
+        self,
+        session: StationSession,
+        cmd: contract.SetLimit,
+        periods_kw: list[contract.SchedulePeriod],
+        caps: Capabilities,
+        *,
+        fallback: bool,
+    ) -> dict[str, Any]:
+        now = self.clock.now()
+        elec = self.electrical(cmd.station_id, cmd.number_phases, cmd.connector_id)
+        forced = self.settings.electrical(cmd.station_id).rate_unit
+        unit = choose_rate_unit(caps.rate_units, forced)
+        sched = plan.convert_schedule(
+            periods_kw,
+            unit,
+            voltage_v=elec.voltage_v,
+            phases=elec.phases,
+            max_periods=caps.max_periods,
+        )
+        level = plan.stack_level(cmd.stack_level, self.settings.default_stack_level, caps)
+        tx_id = self._tx.get((cmd.station_id, cmd.connector_id))
+        chain = plan.fallback_chain(cmd.purpose, cmd.connector_id, tx_id)
+        if not fallback:
+            chain = chain[:1]
+        attempts: list[dict[str, Any]] = []
+        version = session.ocpp_version
+        for purpose in chain:
+            spec = plan.build_spec(
+                cmd,
+                purpose,
+                unit=unit,
+                schedule=sched,
+                level=level,
+                id_base=self.settings.profile_id_base,
+                number_phases=elec.number_phases,
+                transaction_id=tx_id,
+                start=now,
+            )
+            payload = set_profile_request(spec, version, now)
+            try:
+                response = await self._call(session, "SetChargingProfile", payload)
+                status, reason = response.get("status"), rejection_reason(response)
+            except OcppCallError as exc:
+                if exc.code in NOT_SUPPORTED:
+                    raise NotSupported(
+                        f"station does not support SetChargingProfile: {exc}"
+                    ) from exc
+                status, reason = "CallError", str(exc)
+            PROFILES.labels(version, purpose, str(status)).inc()
+            attempts.append({"purpose": purpose, "status": status, "reason": reason})
+            if status != "Accepted":
+                log.info(
+                    "profile refused", station_id=cmd.station_id, purpose=purpose, reason=reason
+                )
+                continue
+            self._accepted_since_boot.add(cmd.station_id)
+            rec = Record(
+                station_id=cmd.station_id,
+                profile_id=spec.profile_id,
+                connector_id=cmd.connector_id,
+                purpose=purpose,
+                stack_level=level,
+                rate_unit=unit,
+                ocpp_version=version,
+                periods_kw=[
+                    Period(
+                        p.start_s,
+                        limit_to_kw(p.limit, unit, voltage_v=elec.voltage_v, phases=elec.phases),
+                    )
+                    for p in sched.periods
+                ],
+                schedule_start=None if spec.effective_kind == "relative" else spec.start_schedule,
+                valid_to=cmd.valid_to,
+                transaction_id=spec.transaction_id,
+                request=payload,
+                installed_at=now,
+            )
+            verification = await self._verify(session, rec, spec.effective_kind, cmd)
+            rec.verification = verification["status"]
+            await self.store.save(rec)
+            self._emit_profile(
+                rec,
+                "installed",
+                reason=None
+                if purpose == cmd.purpose
+                else (
+                    f"fell back from {cmd.purpose}: "
+                    + "; ".join(f"{a['purpose']} {a['reason']}" for a in attempts[:-1])
+                ),
+            )
+            return {
+                "profile_id": spec.profile_id,
+                "purpose": purpose,
+                "ocpp_purpose": OCPP_PURPOSE[version][purpose],
+                "connector_id": cmd.connector_id,
+                "stack_level": level,
+                "rate_unit": unit,
+                "voltage_v": elec.voltage_v,
+                "phases": elec.phases,
+                "limits": [p.limit for p in sched.periods],
+                "limit_kw": rec.periods_kw[0].limit if rec.periods_kw else 0.0,
+                "truncated_periods": sched.truncated_periods,
+                "attempts": attempts,
+                "verification": verification,
+            }
+        return self._refused(cmd, attempts)
+
+    def _refused(self, cmd: contract.SetLimit, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+        summary = "; ".join(f"{a['purpose']}: {a['reason']}" for a in attempts)
+        self._emit(
+            contract.ProfileEvent(
+                station_id=cmd.station_id,
+                connector_id=cmd.connector_id,
+                event="rejected",
+                purpose=cmd.purpose,
+                limit_kw=cmd.periods()[0].limit_kw,
+                valid_to=cmd.valid_to,
+                reason=summary,
+            )
+        )
+        self._emit(
+            contract.Alarm(
+                station_id=cmd.station_id,
+                connector_id=cmd.connector_id,
+                kind="profile_rejected",
+                message=f"station refused the limit ({summary})",
+            )
+        )
+        # Quirk: a station whose own settings disable external load management refuses
+        # every purpose. Report it once and stop sending until it reboots.
+        every_rejected = all(a["status"] == "Rejected" for a in attempts)
+        if (
+            len(attempts) >= 2
+            and every_rejected
+            and cmd.station_id not in self._accepted_since_boot
+        ):
+            self._mark_disabled(cmd, f"every purpose rejected ({summary})")
+        raise LimitRejected(f"station rejected the limit: {summary}", attempts)
+
+    def _mark_disabled(self, cmd: contract.SetLimit, reason: str) -> None:
+        self._disabled[cmd.station_id] = reason
+        if cmd.station_id in self._disabled_reported:
+            return
+        self._disabled_reported.add(cmd.station_id)
+        log.warning("load management disabled on station", station_id=cmd.station_id, reason=reason)
+        self._emit(
+            contract.ProfileEvent(
+                station_id=cmd.station_id,
+                connector_id=0,
+                event="load_management_disabled",
+                reason=reason,
+            )
+        )
+
+    def _emit_profile(self, rec: Record, event: str, reason: str | None = None) -> None:
+        self._emit(
+            contract.ProfileEvent(
+                station_id=rec.station_id,
+                connector_id=rec.connector_id,
+                event=event,  # type: ignore[arg-type]
+                purpose=rec.purpose,  # type: ignore[arg-type]
+                profile_id=rec.profile_id,
+                limit_kw=rec.periods_kw[0].limit if rec.periods_kw else None,
+                valid_to=rec.valid_to,
+                reason=reason,
+            )
+        )
+
+    async def _verify(
+        self, session: StationSession, rec: Record, kind: str, cmd: contract.SetLimit
+    ) -> dict[str, Any]:
+        if not self.settings.verify:
+            return {"status": "skipped", "reason": "verify is off"}
+        result = await verify_installed(self, session, rec, kind, cmd)
+        if result["status"] == "mismatch":
+            log.warning("composite schedule mismatch", station_id=rec.station_id, **result)
+            self._emit_profile(rec, "mismatch", reason=result.get("reason"))
+        return result
+
+    # -- composite ---------------------------------------------------------------
+    async def get_composite_schedule(self, cmd: contract.GetCompositeSchedule) -> dict[str, Any]:
+        session = self._session(cmd.station_id)
+        payload = composite_request(
+            session.ocpp_version, cmd.connector_id, cmd.duration_s, cmd.rate_unit
+        )
+        response = await self._call(session, "GetCompositeSchedule", payload)
+        comp = parse_composite(session.ocpp_version, response, cmd.connector_id)
+        if comp is None:
+            raise LimitRejected(f"station answered {rejection_reason(response)}")
+        elec = self.electrical(cmd.station_id, None, cmd.connector_id)
+        periods = []
+        for i, p in enumerate(comp.periods):
+            phases = comp.number_phases[i] if i < len(comp.number_phases) else None
+            kw = limit_to_kw(
+                p.limit, comp.rate_unit, voltage_v=elec.voltage_v, phases=phases or elec.phases
+            )
+            out: dict[str, Any] = {"start_s": p.start_s, "limit": p.limit, "limit_kw": round(kw, 3)}
+            if phases is not None:
+                out["number_phases"] = phases
+            periods.append(out)
+        return {
+            "connector_id": comp.connector_id,
+            "rate_unit": comp.rate_unit,
+            "schedule_start": comp.start.isoformat() if comp.start else None,
+            "duration_s": comp.duration_s,
+            "periods": periods,
+        }
+
+    # -- clear, safe limits, boot, events (csms.smart.maintenance) -------------
+    async def clear_limit(self, cmd: contract.ClearLimit) -> dict[str, Any]:
+        async with self._lock(cmd.station_id):
+            return await maintenance.clear_limit(self, cmd)
+
+    async def install_safe_limits(self, cmd: contract.InstallSafeLimits) -> dict[str, Any]:
+        return await maintenance.install_safe_limits(self, cmd)
+
+    async def station_booted(self, session: StationSession) -> None:
+        """A (re)booted station: forget what we learned about it, re-install profiles."""
+        station_id = session.station_id
+        self._caps.pop(station_id, None)
+        self._disabled.pop(station_id, None)
+        self._accepted_since_boot.discard(station_id)
+        self.monitor.forget(station_id)
+        for key in [k for k in self._tx if k[0] == station_id]:
+            del self._tx[key]
+        for pkey in [k for k in self._phases if k[0] == station_id]:
+            del self._phases[pkey]
+        if self.settings.reinstall_on_boot:
+            async with self._lock(station_id):
+                await maintenance.reinstall(self, session)
+
+    def on_transaction(self, event: contract.TransactionEvent) -> None:
+        key = (event.station_id, event.connector_id)
+        if event.event == "ended":
+            if self._tx.get(key) == event.transaction_id:
+                del self._tx[key]
+        else:
+            self._tx[key] = event.transaction_id
+
+    def on_meter(self, event: contract.MeterValuesEvent) -> None:
+        if event.voltage_v is not None and event.voltage_v > 50:
+            self._voltage_v[event.station_id] = event.voltage_v
+        phases = phases_from_meter(event)
+        if phases is not None:
+            self._phases[(event.station_id, event.connector_id)] = phases
+        if event.transaction_id is not None and event.connector_id > 0:
+            self._tx.setdefault((event.station_id, event.connector_id), event.transaction_id)
+        self.monitor.check(event, self.clock.now())

@@ -1,0 +1,146 @@
+"""Units of database work of the handlers (run by the CommitQueue, one session each)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from csms.db.models import Connector, IdTag, MeterValue, Station, StationEvent, Transaction
+from csms.normalise import Sample
+
+
+async def station_row(s: AsyncSession, station_id: str, now: datetime) -> Station:
+    row = await s.get(Station, station_id)
+    if row is None:
+        row = Station(station_id=station_id, registry_status=None, created_at=now)
+        s.add(row)
+    return row
+
+
+async def record_boot(
+    s: AsyncSession,
+    station_id: str,
+    now: datetime,
+    *,
+    version: str,
+    info: dict[str, str | None],
+    default_status: str,
+) -> str:
+    """Update the station's identity from a BootNotification; return the boot status."""
+    row = await station_row(s, station_id, now)
+    status = row.registry_status or default_status
+    row.ocpp_version = version
+    row.vendor = info.get("vendor")
+    row.model = info.get("model")
+    row.serial_number = info.get("serial_number")
+    row.firmware_version = info.get("firmware_version")
+    row.boot_status = status
+    row.last_boot_at = now
+    row.last_seen_at = now
+    return status
+
+
+async def set_connector_status(
+    s: AsyncSession,
+    station_id: str,
+    connector_id: int,
+    evse_connector_id: int,
+    *,
+    status: str,
+    error_code: str | None,
+    info: str | None,
+    station_time: datetime | None,
+    now: datetime,
+) -> None:
+    await station_row(s, station_id, now)
+    row = await s.get(Connector, (station_id, connector_id, evse_connector_id))
+    if row is None:
+        row = Connector(
+            station_id=station_id, connector_id=connector_id, evse_connector_id=evse_connector_id
+        )
+        s.add(row)
+    row.status, row.error_code, row.info = status, error_code, info
+    row.station_time, row.updated_at = station_time, now
+
+
+async def id_tag_status(
+    s: AsyncSession, id_tag: str, now: datetime, *, accept_all: bool
+) -> tuple[str, IdTag | None]:
+    """'Accepted', 'Blocked', 'Expired' or 'Invalid' (1.6 names) for ``id_tag``."""
+    tag = await s.get(IdTag, id_tag)
+    if tag is None:
+        return ("Accepted" if accept_all else "Invalid"), None
+    if tag.expiry is not None and tag.expiry <= now:
+        return "Expired", tag
+    return tag.status, tag
+
+
+async def find_transaction(s: AsyncSession, station_id: str, *keys: str) -> Transaction | None:
+    for key in keys:
+        row = (
+            await s.execute(
+                select(Transaction).where(
+                    Transaction.station_id == station_id, Transaction.tx_key == key
+                )
+            )
+        ).scalar_one_or_none()
+        if row is not None:
+            return row
+    return None
+
+
+async def store_samples(
+    s: AsyncSession,
+    station_id: str,
+    connector_id: int,
+    tx_key: str | None,
+    groups: list[tuple[datetime | None, list[Sample]]],
+    *,
+    source: str,
+    now: datetime,
+) -> int:
+    rows: list[dict[str, Any]] = [
+        {
+            "station_id": station_id,
+            "connector_id": connector_id,
+            "tx_key": tx_key,
+            "sampled_at": sampled_at,
+            "received_at": now,
+            "measurand": x.measurand,
+            "phase": x.phase,
+            "unit": x.unit,
+            "context": x.context,
+            "location": x.location,
+            "value": x.value[:64],
+            "value_si": x.value_si,
+            "source": source,
+        }
+        for sampled_at, items in groups
+        for x in items
+    ]
+    if rows:
+        await s.execute(insert(MeterValue), rows)
+    return len(rows)
+
+
+async def store_event(
+    s: AsyncSession,
+    station_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    station_time: datetime | None,
+    now: datetime,
+) -> None:
+    s.add(
+        StationEvent(
+            station_id=station_id,
+            action=action,
+            station_time=station_time,
+            received_at=now,
+            payload=payload,
+        )
+    )

@@ -1,0 +1,1 @@
+"""The edge daemon: MQTT state cache, control loop, command client."""

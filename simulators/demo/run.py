@@ -1,0 +1,244 @@
+"""The demo's orchestration: broker, CSMS, edge, simulators on one SimClock; progress; report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from evcommon.clock import SimClock
+from simulators.demo.broker import BrokerError, RunningBroker, free_port, start_broker
+from simulators.demo.children import Child, Children
+from simulators.demo.progress import ProgressPrinter, SiteView, watch
+
+SITE_ID = "reference-garage"
+PREFIX = "evsite/v1"
+
+
+@dataclass
+class DemoOptions:
+    start: datetime
+    duration: timedelta
+    speed: float
+    out: Path
+    broker: str = "auto"
+    lead_s: float = 8.0
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/Los_Angeles"))
+    scenario: str = "reference-garage"
+
+
+def package_file(package: str, *parts: str) -> Path:
+    module = __import__(package)
+    return Path(module.__file__ or ".").resolve().parent.joinpath(*parts)
+
+
+def scenario_path(name: str) -> Path:
+    return package_file("simulators", "scenarios", f"{name}.toml")
+
+
+def site_config_path() -> Path:
+    return package_file("edge", "sites", f"{SITE_ID}.toml")
+
+
+def command(name: str, module: str) -> list[str]:
+    """The console script next to this Python, else ``python -c`` on its main()."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
+
+
+def wait_port(port: int, child: Child, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        if not child.running():
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} did not open port {port}:\n{child.log_tail()}")
+
+
+class Demo:
+    def __init__(self, options: DemoOptions, out: IO[str]):
+        self.o = options
+        self.out = out
+        self.o.out.mkdir(parents=True, exist_ok=True)
+        self.broker: RunningBroker | None = None
+        self.children = Children(self.o.out, env=dict(os.environ))
+        self.clock = SimClock(self.o.start, self.o.speed, origin=time.time() + self.o.lead_s)
+        self.end = self.clock.start + self.o.duration
+        self.record_path = self.o.out / "run.json"
+        self.csms_port = free_port()
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def start_all(self) -> None:
+        self.broker = start_broker(self.o.out, self.o.broker, self.out)  # type: ignore[arg-type]
+        b = self.broker
+        self.say(f"demo: MQTT broker: {b.description} on {b.host}:{b.port}")
+        spec = self.clock.spec()
+        common = {"EVSITE_CLOCK": spec, "PYTHONUNBUFFERED": "1"}
+        csms = self.children.start(
+            "csms",
+            [
+                *command("csms", "csms.cli"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.csms_port),
+                "--db",
+                f"sqlite:///{self.o.out / 'csms.db'}",
+                "--clock",
+                spec,
+            ],
+            {
+                **common,
+                "CSMS_MQTT__ENABLED": "true",
+                "CSMS_MQTT__HOST": b.host,
+                "CSMS_MQTT__PORT": str(b.port),
+                "CSMS_SERVER__METRICS_PORT": "0",
+                "CSMS_SECURITY__ALLOW_UNKNOWN_STATIONS": "true",
+                "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true",
+                "CSMS_LOGGING__FORMAT": "json",
+            },
+        )
+        self.say(f"demo: csms serve on ws://127.0.0.1:{self.csms_port}/ocpp (log {csms.logfile})")
+        edge = self.children.start(
+            "edge",
+            [
+                *command("edge", "edge.cli"),
+                "run",
+                "--config",
+                str(site_config_path()),
+                "--clock",
+                spec,
+            ],
+            {
+                **common,
+                "EDGE_MQTT__HOST": b.host,
+                "EDGE_MQTT__PORT": str(b.port),
+                "EDGE_METRICS__PORT": "0",
+                "EDGE_LOGGING__FORMAT": "json",
+            },
+        )
+        self.say(f"demo: edge run --config {site_config_path().name} (log {edge.logfile})")
+        wait_port(self.csms_port, csms)
+        sim = self.children.start(
+            "evsim",
+            [
+                *command("evsim", "simulators.cli"),
+                "run",
+                str(scenario_path(self.o.scenario)),
+                "--speed",
+                f"{self.o.speed:g}",
+                "--csms-url",
+                f"ws://127.0.0.1:{self.csms_port}/ocpp",
+                "--mqtt",
+                f"{b.host}:{b.port}",
+                "--clock",
+                spec,
+                "--hours",
+                f"{self.o.duration.total_seconds() / 3600:g}",
+                "--out",
+                str(self.record_path),
+            ],
+            common,
+        )
+        self.say(f"demo: evsim run {self.o.scenario} (log {sim.logfile})")
+
+    async def follow(self, stop: asyncio.Event) -> bool:
+        """Show progress until the simulated end; False when stopped or a child failed."""
+        assert self.broker is not None
+        view = SiteView()
+        printer = ProgressPrinter(self.clock, self.clock.start, self.end, self.o.zone, self.out)
+        watcher = asyncio.create_task(
+            watch(self.broker.host, self.broker.port, SITE_ID, PREFIX, view), name="progress-mqtt"
+        )
+        try:
+            while self.clock.now() < self.end:
+                if stop.is_set():
+                    printer.finish()
+                    return False
+                failed = self.children.failed()
+                if failed is not None:
+                    printer.finish()
+                    self.say(f"demo: {failed.name} exited with {failed.process.returncode}:")
+                    self.say(failed.log_tail())
+                    return False
+                printer.update(view)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            printer.update(view)
+            printer.finish()
+            return True
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def wait_simulator(self, timeout_s: float = 60.0) -> bool:
+        """Let evsim finish and write its record (it stops at --hours by itself)."""
+        sim = next(c for c in self.children.started if c.name == "evsim")
+        deadline = time.monotonic() + timeout_s
+        while sim.running() and time.monotonic() < deadline:  # noqa: ASYNC110 (a process)
+            await asyncio.sleep(0.2)
+        if sim.running():
+            self.say("demo: evsim still running at the end; stopping it (SIGTERM)")
+        return sim.process.returncode in (0, None)
+
+    def stop_all(self) -> None:
+        codes = self.children.stop_all()
+        if self.broker is not None:
+            self.broker.stop()
+        bad = {k: v for k, v in codes.items() if v not in (0, -signal.SIGTERM, None)}
+        if bad:
+            self.say(f"demo: exit codes {json.dumps(bad)} (logs in {self.o.out})")
+
+
+async def run_demo(options: DemoOptions, out: IO[str] | None = None) -> int:
+    from simulators.demo.record import make_report  # heavy imports (tariff, matplotlib) later
+
+    stream = out or sys.stdout
+    demo = Demo(options, stream)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    hours = options.duration.total_seconds() / 3600
+    demo.say(
+        f"demo: reference garage, {hours:g} simulated h from "
+        f"{options.start.astimezone(options.zone):%Y-%m-%d %H:%M %Z} at {options.speed:g}x "
+        f"(about {options.duration.total_seconds() / options.speed:.0f} s); output in {options.out}"
+    )
+    try:
+        try:
+            demo.start_all()
+        except (BrokerError, RuntimeError) as exc:
+            demo.say(f"demo: could not start: {exc}")
+            return 1
+        finished = await demo.follow(stop)
+        if not finished:
+            demo.say("demo: stopped; no report" if stop.is_set() else "demo: failed; no report")
+            return 130 if stop.is_set() else 1
+        demo.say("demo: simulated day complete; stopping the simulators")
+        await demo.wait_simulator()
+    finally:
+        demo.stop_all()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    text = make_report(demo.record_path, site_config_path(), options.out)
+    demo.say(text)
+    return 0

@@ -1,0 +1,1 @@
+"""Site simulation: building base load, PV, battery and the site meters published over MQTT."""

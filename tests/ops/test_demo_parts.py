@@ -1,0 +1,142 @@
+"""Pure parts of the demo: uncontrolled baseline, bills, report text, plot, progress line."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from edge.tariff.loader import load_tariff
+from simulators.demo.progress import SiteView, render
+from simulators.demo.record import make_report, read_record
+from simulators.demo.report import (
+    Interval,
+    RunRecord,
+    Session,
+    build_report,
+    format_report,
+    plot_load,
+    uncontrolled_intervals,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+LA = ZoneInfo("America/Los_Angeles")
+T0 = datetime(2026, 7, 15, 12, 0, tzinfo=LA).astimezone(UTC)  # a summer Wednesday, noon
+
+
+def day_record() -> RunRecord:
+    """Base 50 kW; one vehicle plugged 13:00-07:00 wants 13.2 kWh, charged at night."""
+    step = 900
+    intervals = []
+    for i in range(96):
+        start = T0 + timedelta(seconds=i * step)
+        local = start.astimezone(LA)
+        ev = 6.6 if local.hour in (1, 2) else 0.0  # controlled: off-peak only
+        intervals.append(Interval(start, 50.0 + ev, ev))
+    arrival = T0 + timedelta(hours=1)
+    session = Session("L2-F1-01/1", arrival, T0 + timedelta(hours=19), 13.2, 13.2, 6.6)
+    return RunRecord(step, intervals, [session])
+
+
+def test_uncontrolled_baseline_charges_at_max_from_plug_in() -> None:
+    base = uncontrolled_intervals(day_record())
+    # 13:00-15:00 at 6.6 kW = 13.2 kWh, then nothing; non-EV load kept
+    assert base[3].site_kw == pytest.approx(50.0)
+    assert base[4].site_kw == pytest.approx(56.6)
+    assert base[11].site_kw == pytest.approx(56.6)
+    assert base[12].site_kw == pytest.approx(50.0)
+    total_ev_kwh = sum(iv.ev_kw for iv in base) * 0.25
+    assert total_ev_kwh == pytest.approx(13.2)
+
+
+def test_uncontrolled_partial_interval_and_departure() -> None:
+    record = day_record()
+    s = record.sessions[0]
+    short = Session(s.key, T0 + timedelta(minutes=7.5), T0 + timedelta(minutes=37.5), 100, 1, 8)
+    record.sessions[:] = [short]
+    base = uncontrolled_intervals(record)
+    # 7.5 min in interval 0, 15 in 1, 7.5 in 2, at 8 kW: 4, 8, 4 kW averages
+    assert [round(iv.ev_kw, 6) for iv in base[:4]] == [4.0, 8.0, 4.0, 0.0]
+
+
+def test_report_compares_bills_and_peaks(tmp_path: Path) -> None:
+    record = day_record()
+    report = build_report(record, load_tariff("pge-e19"), "reference-garage")
+    # moving 13.2 kWh from the summer peak into off-peak is cheaper
+    assert report.controlled.total < report.uncontrolled.total
+    assert report.savings > 0
+    assert report.uncontrolled.peaks_kw and max(report.uncontrolled.peaks_kw.values()) == (
+        pytest.approx(56.6)
+    )
+    assert report.delivered_kwh == pytest.approx(report.requested_kwh)
+    report.plot = str(plot_load(record, report, tmp_path / "load.png", 200.0))
+    assert (tmp_path / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = format_report(report)
+    for part in (
+        "controlled",
+        "uncontrolled",
+        "Peak demand by period",
+        "Energy: delivered",
+        "Baseline:",
+        "Plot:",
+    ):
+        assert part in text
+
+
+def test_make_report_reads_a_record_file(tmp_path: Path) -> None:
+    record = day_record()
+    data = {
+        "interval_s": record.interval_s,
+        "intervals": [
+            {"start": iv.start.isoformat(), "site_power_kw": iv.site_kw, "ev_power_kw": iv.ev_kw}
+            for iv in record.intervals
+        ],
+        "sessions": [
+            {
+                "station_id": s.key,
+                "arrival": s.arrival.isoformat(),
+                "departure": s.departure.isoformat(),
+                "requested_kwh": s.requested_kwh,
+                "delivered_kwh": s.delivered_kwh,
+                "max_power_kw": s.max_kw,
+            }
+            for s in record.sessions
+        ],
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(data))
+    assert read_record(path).intervals == record.intervals
+    text = make_report(path, ROOT / "edge" / "sites" / "reference-garage.toml", tmp_path)
+    assert "TOTAL" in text
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["controlled"]["total"] < saved["uncontrolled"]["total"]
+    assert (tmp_path / "site-load.png").exists()
+
+
+def test_progress_line() -> None:
+    view = SiteView()
+    view.site_kw = 123.4
+    now = T0 + timedelta(hours=6)
+    view.connectors = {"A/1": (6.6, now), "B/1": (0.0, now), "C/1": (3.3, now - timedelta(hours=1))}
+    line = render(view, now, T0, T0 + timedelta(hours=24), LA)
+    assert "25%" in line and "18:00 sim" in line and "123.4 kW" in line
+    assert "charging   1" in line
+    assert "#" * 8 in line
+
+
+def test_progress_printer_without_tty_prints_steps() -> None:
+    from evcommon.clock import ManualClock
+    from simulators.demo.progress import ProgressPrinter
+
+    out = io.StringIO()
+    clock = ManualClock(T0)
+    printer = ProgressPrinter(clock, T0, T0 + timedelta(hours=1), LA, out)
+    for minutes in range(0, 61, 1):
+        clock.set(T0 + timedelta(minutes=minutes))
+        printer.update(SiteView())
+    lines = out.getvalue().splitlines()
+    assert 15 <= len(lines) <= 21  # a line every 5 %, not one per update
