@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from csms.errors import CallTimeout, OcppCallError, StationNotReady, StationOffline
 from csms.ocpp import protocol
@@ -54,13 +55,13 @@ class Connection:
 
     @property
     def online(self) -> bool:
-        return not self.closed
+        return not self.closed and self.ws.state is State.OPEN
 
     # -- our CALLs -------------------------------------------------------------
     async def call(
         self, action: str, payload: dict[str, Any], *, timeout_s: float | None = None
     ) -> dict[str, Any]:
-        if self.closed:
+        if not self.online:
             raise StationOffline(self.station_id)
         if not self.ready:
             raise StationNotReady(f"station {self.station_id!r}: BootNotification not Accepted")

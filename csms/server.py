@@ -175,9 +175,11 @@ class OcppServer:
         """Stop accepting, let in-flight CALLs finish, close every socket with 1001."""
         if self.server is None:
             return
-        self.server.close(close_connections=False)
+        self.server.server.close()  # stop listening; open sockets stay up for now
         await asyncio.gather(
             *(c.close(1001, "CSMS shutting down") for c in list(self.core.connections.values())),
             return_exceptions=True,
         )
+        # sockets still in their handshake or not yet registered: websockets closes them (1001)
+        self.server.close(close_connections=True)
         await self.server.wait_closed()

@@ -63,6 +63,7 @@ class MqttSection(Section):
     topic_prefix: str = DEFAULT_PREFIX
     client_id: str | None = None  # default: edge-<site id>
     keepalive_s: int = Field(default=30, ge=5)
+    timeout_s: float = Field(default=5.0, gt=0)  # per broker operation (subscribe, publish ack)
     reconnect_min_s: float = Field(default=0.5, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0)
 

@@ -50,6 +50,7 @@ class BatteryState:
 class GroupWindow:
     group: str
     opens: time  # local time of the site's time zone
+    closes: time | None = None  # local; None: 08:30 (LBNL fleet charging blocked 8:30-21:30)
 
 
 @dataclass(frozen=True)

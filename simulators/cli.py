@@ -147,6 +147,11 @@ async def _run(args: argparse.Namespace) -> int:
     if isinstance(clock, SimClock):
         print(f"EVSITE_CLOCK={spec}", flush=True)
     out_path = args.out or Path(f"evsim-{plan.scenario.scenario.name}.json")
+    if clock.now() > plan.end:  # checked again by the runner; fail before any station starts
+        raise ConfigError(
+            f"{plan.path}: the scenario ends {plan.end.isoformat()}, before the clock's now "
+            f"{clock.now().isoformat()}; use --speed, --clock or --start"
+        )
     async with AsyncExitStack() as stack:
         stations: Stations
         if args.csms_url:

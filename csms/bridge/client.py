@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import ssl
 from collections import OrderedDict
 from typing import Any
@@ -17,7 +18,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from csms.bridge.commands import CommandExecutor, peek
+from csms.bridge.commands import CommandExecutor, command_name, peek
 from csms.bridge.config import MqttSection
 from csms.bridge.outbox import Outbox, Outgoing
 from evcommon import contract
@@ -25,6 +26,8 @@ from evcommon.logs import get_logger
 
 log = get_logger(__name__)
 QOS = 1
+# paho leaves Nagle on: small QoS 1 messages then wait for delayed ACKs (~40 ms each way)
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 SEEN_COMMANDS = 4096  # correlation ids remembered to drop QoS 1 duplicates
 
 
@@ -76,6 +79,7 @@ class MqttBridge:
             keepalive=s.keepalive_s,
             tls_context=tls_context,
             tls_insecure=s.tls_insecure if s.tls else None,
+            socket_options=NODELAY,
         )
 
     async def run(self) -> None:
@@ -105,6 +109,7 @@ class MqttBridge:
                 finally:
                     self._client = None
                     self.connected.clear()
+                    self.outbox.metrics.connected.set(0)
                 delay_s = random.uniform(self.settings.reconnect_min_s, backoff_s)
                 backoff_s = min(self.settings.reconnect_max_s, backoff_s * 2)
                 await asyncio.sleep(delay_s)
@@ -122,6 +127,7 @@ class MqttBridge:
         await client.subscribe(self.topics.all_commands, qos=QOS)
         self.outbox.republish_all()
         self.connected.set()
+        self.outbox.metrics.connected.set(1)
         self._up = True
         log.info("mqtt connected", broker=self._where())
         async with asyncio.TaskGroup() as tg:
@@ -183,14 +189,19 @@ class MqttBridge:
             response_topic = getattr(props, "ResponseTopic", None) if props else None
             correlation = getattr(props, "CorrelationData", None) if props else None
             cid, reply_to = peek(raw)
-            if cid and cid in self._seen:
+            key = f"{station}\x00{cid}"
+            if cid and key in self._seen:
+                # a QoS 1 redelivery (or a reused id): the first one gets the one reply
                 log.info("duplicate command ignored", correlation_id=cid, station_id=station)
                 return
             if cid:
-                self._seen[cid] = None
+                self._seen[key] = None
                 while len(self._seen) > SEEN_COMMANDS:
                     self._seen.popitem(last=False)
             reply = await self.executor.execute(raw, station)
+            command = command_name(raw)
+            result = "ok" if reply.ok else reply.error.code if reply.error else "error"
+            self.outbox.metrics.commands.labels(command, result).inc()
             self._send_reply(reply, response_topic, correlation, reply_to)
         except Exception:  # never let one command take the bridge down
             log.exception("command handling failed", station_id=station)

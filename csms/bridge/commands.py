@@ -49,6 +49,27 @@ def peek(raw: bytes) -> tuple[str, str | None]:
     )
 
 
+def command_name(raw: bytes) -> str:
+    """The command field for metrics; ``invalid`` when there is none."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "invalid"
+    name = data.get("command") if isinstance(data, dict) else None
+    known = {
+        "set_limit",
+        "clear_limit",
+        "install_safe_limits",
+        "get_composite_schedule",
+        "remote_start",
+        "remote_stop",
+        "reset",
+        "change_availability",
+        "trigger_message",
+    }
+    return name if name in known else "invalid"
+
+
 class CommandExecutor:
     def __init__(
         self,

@@ -17,9 +17,11 @@ from csms.bridge.client import MqttBridge
 from csms.bridge.commands import CommandExecutor
 from csms.bridge.config import MqttSection
 from csms.bridge.handlers import build_handlers
+from csms.bridge.metrics import BridgeMetrics
 from csms.bridge.outbox import Outbox, Outgoing
 from csms.features import FeatureContext
 from csms.ports import CsmsEventSink, StationSession
+from csms.smart.metrics import registry_of
 from evcommon import contract
 
 
@@ -69,7 +71,8 @@ def _version() -> str | None:
 
 @asynccontextmanager
 async def _run(ctx: FeatureContext, settings: MqttSection) -> AsyncIterator[BridgeSink]:
-    outbox = Outbox(settings.queue_size)
+    metrics = BridgeMetrics(registry_of(ctx.directory))
+    outbox = Outbox(settings.queue_size, metrics)
     sink = BridgeSink(outbox, contract.Topics(settings.topic_prefix))
     smart = ctx.registry.get("smart")
     subscribe = getattr(smart, "subscribe", None)

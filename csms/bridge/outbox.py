@@ -17,12 +17,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter
-
+from csms.bridge.metrics import BridgeMetrics
 from evcommon.logs import get_logger
 
 log = get_logger(__name__)
-DROPPED = Counter("csms_mqtt_dropped_events", "Non-retained MQTT messages dropped (queue full)")
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,8 @@ class Outgoing:
 
 
 class Outbox:
-    def __init__(self, max_events: int):
+    def __init__(self, max_events: int, metrics: BridgeMetrics | None = None):
+        self.metrics = metrics or BridgeMetrics()
         self.max_events = max_events
         self._state: dict[str, bytes] = {}
         self._dirty: dict[str, None] = {}  # ordered set of state topics to publish
@@ -54,7 +53,7 @@ class Outbox:
         if len(self._events) >= self.max_events:
             self._events.popleft()
             self.dropped += 1
-            DROPPED.inc()
+            self.metrics.dropped.inc()
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("mqtt outbox full, dropping oldest events", dropped=self.dropped)
         self._events.append(item)

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from csms.features import FeatureContext
 from csms.ports import CsmsEventSink, StationSession
 from csms.smart.config import SmartChargingSection
+from csms.smart.metrics import SmartMetrics, registry_of
 from csms.smart.service import SmartCharging
 from csms.smart.store import ProfileStore
 from evcommon import contract
@@ -44,7 +45,8 @@ class SmartSink:
 async def _run(ctx: FeatureContext, settings: SmartChargingSection) -> AsyncIterator[SmartSink]:
     store = ProfileStore(ctx.database)
     await store.load()
-    service = SmartCharging(settings, ctx.directory, store, ctx.clock)
+    metrics = SmartMetrics(registry_of(ctx.directory))
+    service = SmartCharging(settings, ctx.directory, store, ctx.clock, metrics)
     ctx.registry["smart"] = service
     try:
         yield SmartSink(service)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from csms.errors import CsmsError, OcppCallError
 from csms.ports import StationSession
-from csms.smart.errors import LimitRejected
+from csms.smart.errors import InvalidLimit, LimitRejected
 from csms.smart.profiles import clear_requests, rejection_reason
 from csms.smart.verify import read_composite_kw
 from evcommon import contract
@@ -36,6 +36,9 @@ async def clear_limit(svc: SmartCharging, cmd: contract.ClearLimit) -> dict[str,
         and (cmd.connector_id is None or r.connector_id == cmd.connector_id)
         and (cmd.purpose is None or r.purpose == cmd.purpose)
     ]
+    if cmd.profile_id is not None and not matching:
+        # only ids we installed: an arbitrary id could be ChargingStationExternalConstraints
+        raise InvalidLimit("profile_id", "not a profile this CSMS installed on the station")
     statuses: list[dict[str, Any]] = []
     cleared: list[int] = []
     by_id_needed = False

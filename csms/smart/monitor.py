@@ -13,25 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter, Gauge
-
 from csms.smart.config import SmartChargingSection
+from csms.smart.metrics import SmartMetrics
 from csms.smart.store import Record
 from evcommon import contract
 from evcommon.logs import get_logger
 
 log = get_logger(__name__)
 
-OVER_LIMIT_ALARMS = Counter(
-    "csms_smart_over_limit_alarms",
-    "Over-limit episodes: a station drew more than its installed limit",
-    ["station_id"],
-)
-OVER_LIMIT_NOW = Gauge(
-    "csms_smart_over_limit",
-    "1 while a connector draws more than its installed limit",
-    ["station_id", "connector_id"],
-)
 
 _PRECEDENCE = {"tx": 2, "tx_default": 1}
 
@@ -73,7 +62,9 @@ class OverLimitMonitor:
         settings: SmartChargingSection,
         records: Callable[[str], list[Record]],
         emit: Callable[[contract.Alarm], None],
+        metrics: SmartMetrics | None = None,
     ):
+        self._metrics = metrics or SmartMetrics()
         self._settings = settings
         self._records = records
         self._emit = emit
@@ -95,8 +86,8 @@ class OverLimitMonitor:
             over = event.power_kw > allowed and now >= settled
         if over and key not in self._episodes and found is not None:
             self._episodes.add(key)
-            OVER_LIMIT_ALARMS.labels(event.station_id).inc()
-            OVER_LIMIT_NOW.labels(event.station_id, str(event.connector_id)).set(1)
+            self._metrics.over_limit_alarms.labels(event.station_id).inc()
+            self._metrics.over_limit.labels(event.station_id, str(event.connector_id)).set(1)
             message = (
                 f"connector {event.connector_id} draws {event.power_kw:.2f} kW, "
                 f"installed limit is {found[0]:.2f} kW (profile {found[1].profile_id})"
@@ -114,7 +105,7 @@ class OverLimitMonitor:
             )
         elif not over and key in self._episodes:
             self._episodes.discard(key)
-            OVER_LIMIT_NOW.labels(event.station_id, str(event.connector_id)).set(0)
+            self._metrics.over_limit.labels(event.station_id, str(event.connector_id)).set(0)
             log.info("back within limit", station_id=event.station_id, connector=event.connector_id)
 
     def forget(self, station_id: str) -> None:

@@ -13,35 +13,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import Counter
-
 from csms.errors import OcppCallError, StationOffline
 from csms.ports import StationDirectory, StationSession
 from csms.smart import capabilities as caps_mod
-from csms.smart import maintenance, plan
+from csms.smart import maintenance, plan, setting
 from csms.smart.capabilities import Capabilities
 from csms.smart.config import SmartChargingSection
-from csms.smart.errors import LimitRejected, NotSupported
+from csms.smart.errors import LimitRejected
+from csms.smart.metrics import SmartMetrics
 from csms.smart.monitor import OverLimitMonitor
 from csms.smart.profiles import (
-    OCPP_PURPOSE,
-    Period,
     composite_request,
     parse_composite,
     rejection_reason,
-    set_profile_request,
 )
 from csms.smart.store import ProfileStore, Record
-from csms.smart.units import choose_rate_unit, limit_to_kw
+from csms.smart.units import limit_to_kw
 from csms.smart.verify import verify_installed
 from evcommon import contract
 from evcommon.clock import Clock
 from evcommon.logs import get_logger
 
 log = get_logger(__name__)
-PROFILES = Counter(
-    "csms_smart_profiles", "SetChargingProfile outcomes", ["version", "purpose", "result"]
-)
 NOT_SUPPORTED = ("NotImplemented", "NotSupported")
 
 SmartEvent = contract.ProfileEvent | contract.Alarm
@@ -79,7 +72,9 @@ class SmartCharging:
         directory: StationDirectory,
         store: ProfileStore,
         clock: Clock,
+        metrics: SmartMetrics | None = None,
     ):
+        self.metrics = metrics or SmartMetrics()
         self.settings = settings
         self.directory = directory
         self.store = store
@@ -93,7 +88,7 @@ class SmartCharging:
         self._disabled_reported: set[str] = set()
         self._accepted_since_boot: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self.monitor = OverLimitMonitor(settings, store.records, self._emit)
+        self.monitor = OverLimitMonitor(settings, store.records, self._emit, self.metrics)
 
     # -- plumbing -----------------------------------------------------------
     def subscribe(self, listener: Callable[[SmartEvent], None]) -> None:
@@ -177,117 +172,9 @@ class SmartCharging:
                 raise LimitRejected(
                     "smart charging is disabled on the station (SmartChargingCtrlr)"
                 )
-            return await self._install(session, cmd, periods_kw, caps, fallback=fallback)
+            return await setting.install(self, session, cmd, periods_kw, caps, fallback=fallback)
 
-    async def _install(
-        self,
-        session: StationSession,
-        cmd: contract.SetLimit,
-        periods_kw: list[contract.SchedulePeriod],
-        caps: Capabilities,
-        *,
-        fallback: bool,
-    ) -> dict[str, Any]:
-        now = self.clock.now()
-        elec = self.electrical(cmd.station_id, cmd.number_phases, cmd.connector_id)
-        forced = self.settings.electrical(cmd.station_id).rate_unit
-        unit = choose_rate_unit(caps.rate_units, forced)
-        sched = plan.convert_schedule(
-            periods_kw,
-            unit,
-            voltage_v=elec.voltage_v,
-            phases=elec.phases,
-            max_periods=caps.max_periods,
-        )
-        level = plan.stack_level(cmd.stack_level, self.settings.default_stack_level, caps)
-        tx_id = self._tx.get((cmd.station_id, cmd.connector_id))
-        chain = plan.fallback_chain(cmd.purpose, cmd.connector_id, tx_id)
-        if not fallback:
-            chain = chain[:1]
-        attempts: list[dict[str, Any]] = []
-        version = session.ocpp_version
-        for purpose in chain:
-            spec = plan.build_spec(
-                cmd,
-                purpose,
-                unit=unit,
-                schedule=sched,
-                level=level,
-                id_base=self.settings.profile_id_base,
-                number_phases=elec.number_phases,
-                transaction_id=tx_id,
-                start=now,
-            )
-            payload = set_profile_request(spec, version, now)
-            try:
-                response = await self._call(session, "SetChargingProfile", payload)
-                status, reason = response.get("status"), rejection_reason(response)
-            except OcppCallError as exc:
-                if exc.code in NOT_SUPPORTED:
-                    raise NotSupported(
-                        f"station does not support SetChargingProfile: {exc}"
-                    ) from exc
-                status, reason = "CallError", str(exc)
-            PROFILES.labels(version, purpose, str(status)).inc()
-            attempts.append({"purpose": purpose, "status": status, "reason": reason})
-            if status != "Accepted":
-                log.info(
-                    "profile refused", station_id=cmd.station_id, purpose=purpose, reason=reason
-                )
-                continue
-            self._accepted_since_boot.add(cmd.station_id)
-            rec = Record(
-                station_id=cmd.station_id,
-                profile_id=spec.profile_id,
-                connector_id=cmd.connector_id,
-                purpose=purpose,
-                stack_level=level,
-                rate_unit=unit,
-                ocpp_version=version,
-                periods_kw=[
-                    Period(
-                        p.start_s,
-                        limit_to_kw(p.limit, unit, voltage_v=elec.voltage_v, phases=elec.phases),
-                    )
-                    for p in sched.periods
-                ],
-                schedule_start=None if spec.effective_kind == "relative" else spec.start_schedule,
-                valid_to=cmd.valid_to,
-                transaction_id=spec.transaction_id,
-                request=payload,
-                installed_at=now,
-            )
-            verification = await self._verify(session, rec, spec.effective_kind, cmd)
-            rec.verification = verification["status"]
-            await self.store.save(rec)
-            self._emit_profile(
-                rec,
-                "installed",
-                reason=None
-                if purpose == cmd.purpose
-                else (
-                    f"fell back from {cmd.purpose}: "
-                    + "; ".join(f"{a['purpose']} {a['reason']}" for a in attempts[:-1])
-                ),
-            )
-            return {
-                "profile_id": spec.profile_id,
-                "purpose": purpose,
-                "ocpp_purpose": OCPP_PURPOSE[version][purpose],
-                "connector_id": cmd.connector_id,
-                "stack_level": level,
-                "rate_unit": unit,
-                "voltage_v": elec.voltage_v,
-                "phases": elec.phases,
-                "limits": [p.limit for p in sched.periods],
-                "limit_kw": rec.periods_kw[0].limit if rec.periods_kw else 0.0,
-                "truncated_periods": sched.truncated_periods,
-                "attempts": attempts,
-                "verification": verification,
-            }
-        return self._refused(cmd, attempts)
-
-    def _refused(self, cmd: contract.SetLimit, attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    def _refused(self, cmd: contract.SetLimit, attempts: list[dict[str, Any]]) -> None:
         summary = "; ".join(f"{a['purpose']}: {a['reason']}" for a in attempts)
         self._emit(
             contract.ProfileEvent(

@@ -84,6 +84,7 @@ class EdgeApp:
         for role in cfg.meters:
             self._meter_topics.setdefault(cfg.meter_topic(role), []).append(role)
         self._bad_logged: set[str] = set()
+        self._arrivals: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
         self._stop = asyncio.Event()
         self.metrics_port: int | None = None
         self.ready = asyncio.Event()
@@ -91,7 +92,14 @@ class EdgeApp:
     def _subscriptions(self) -> list[str]:
         t = self.cfg.topics
         meters = {self.cfg.meter_topic(r) for r in self.cfg.meters}
-        return [t.all_stations, t.replies(self.cfg.client_id), *sorted(meters)]
+        subs = [t.all_stations, t.replies(self.cfg.client_id), *sorted(meters)]
+        if self._siting_enabled:
+            subs.append(t.arrivals(self.cfg.site.id))
+        return subs
+
+    @property
+    def _siting_enabled(self) -> bool:
+        return bool(getattr(self.cfg.siting, "enabled", False))
 
     def _tariff(self) -> object | None:
         if self.cfg.site.tariff is None:
@@ -119,7 +127,7 @@ class EdgeApp:
                         tg.create_task(self.controller.run_sender(sid), name=f"send-{sid}")
                     )
                 if siting is not None:
-                    tasks.append(tg.create_task(siting.run(), name="siting"))
+                    tasks.append(tg.create_task(self._siting_loop(siting), name="siting"))
                 systemd.notify("READY=1", f"STATUS=site {self.cfg.site.id}")
                 self.ready.set()
                 self.log.info(
@@ -133,15 +141,26 @@ class EdgeApp:
 
     async def _siting(self, stack: AsyncExitStack) -> Any:
         """Hook for edge.siting.service.SitingService when [siting] enabled and it exists."""
-        if not getattr(self.cfg.siting, "enabled", False):
+        if not self._siting_enabled:
             return None
         try:
             module = importlib.import_module("edge.siting.service")
         except ModuleNotFoundError:
             self.log.warning("siting enabled but edge.siting.service is not installed")
             return None
-        service = module.SitingService(self.cfg, self.clock, self.link.publish)
+        service = module.SitingService(
+            self.cfg.siting, self.cfg, self.clock, self.link.publish, topics=self.cfg.topics
+        )
         return await stack.enter_async_context(service)
+
+    async def _siting_loop(self, service: Any) -> None:
+        """Hand arrival requests to the siting service one at a time (it publishes assignments)."""
+        while True:
+            payload = await self._arrivals.get()
+            try:
+                await service.handle_arrival(payload)
+            except Exception as exc:  # one bad request must not end siting for the site
+                self.log.error("siting failed for an arrival", error=repr(exc))
 
     # -- message handling (synchronous: cache and trigger only) -----------------
     def _on_message(self, message: aiomqtt.Message) -> None:
@@ -154,6 +173,11 @@ class EdgeApp:
         elif topic in self._meter_topics:
             for role in self._meter_topics[topic]:
                 self._on_meter(role, payload, bool(message.retain))
+        elif self._siting_enabled and topic == self.cfg.topics.arrivals(self.cfg.site.id):
+            try:
+                self._arrivals.put_nowait(bytes(payload))
+            except asyncio.QueueFull:
+                self.log.warning("siting queue full, arrival request dropped")
         elif topic.startswith(self.cfg.topics.prefix + "/stations/"):
             try:
                 self._on_station(topic, payload)

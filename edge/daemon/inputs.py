@@ -69,7 +69,8 @@ def readings(cfg: EdgeConfig, state: SiteState, now: datetime) -> SiteReadings:
         if main is None:
             return out  # no budget: the groups fall back to their safe limits
         non_ev = main - out.ev_kw
-        out.base_kw = non_ev - dcfc - battery + pv
+        # docs/meter-format.md: positive is import; pv <= 0 while generating
+        out.base_kw = non_ev - dcfc - battery - pv
         out.budget_kw = limit - non_ev
         out.budget_reason = f"{limit:g} kW limit - {non_ev:.2f} kW non-EV (main {main:.2f} kW)"
     else:
@@ -164,7 +165,7 @@ def plan_request(
         vehicles=[v for v in vehicles.values() if v.connected],
         import_limit_kw=cfg.site.import_limit_kw - cfg.site.import_margin_kw,
         base_load_forecast_kw=[site.base_kw] if site.base_kw is not None else [],
-        pv_forecast_kw=[site.meters["pv"] or 0.0] if "pv" in site.meters else [],
+        pv_forecast_kw=[max(0.0, -(site.meters["pv"] or 0.0))] if "pv" in site.meters else [],
         dcfc_forecast_kw=[site.meters["dcfc"] or 0.0] if "dcfc" in site.meters else [],
         tariff=tariff,
         windows=windows,

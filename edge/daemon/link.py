@@ -55,6 +55,7 @@ class MqttLink:
             "username": m.username,
             "password": m.password,
             "keepalive": m.keepalive_s,
+            "timeout": m.timeout_s,
             "will": aiomqtt.Will(
                 self._state_topic, encode(ServiceState(online=False)), qos=1, retain=True
             ),
@@ -97,13 +98,13 @@ class MqttLink:
     async def _session(self, client: aiomqtt.Client) -> None:
         for topic in self.topics:
             await client.subscribe(topic, qos=1)
+        await client.publish(
+            self._state_topic, encode(ServiceState(online=True)), qos=1, retain=True
+        )
         self._client = client
         self._failures = 0
         self.connected.set()
         self.on_state(True)
-        await client.publish(
-            self._state_topic, encode(ServiceState(online=True)), qos=1, retain=True
-        )
         log.info("mqtt connected", host=self.cfg.mqtt.host, port=self.cfg.mqtt.port)
         if self.on_connected is not None:
             await self.on_connected()

@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", choices=("garage", "trondheim"), default="garage")
     p.add_argument("--days", type=int, default=30, help="days to replay (small for CI)")
     p.add_argument("--month", default="2019-11", help="trondheim: month to replay")
+    p.add_argument("--first-day", type=int, default=1, help="garage: first day of July 2017")
     p.add_argument("--strategies", default=",".join(STRATEGIES))
     p.add_argument("--tariff", default="pge-e19")
     p.add_argument("--time-limit-s", type=float, default=10.0)
@@ -187,7 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         strategy="milp", time_limit_s=args.time_limit_s, warm_start=not args.cold
     )
     if not args.speed_only:
-        sc = garage(args.days) if args.scenario == "garage" else trondheim(args.days, args.month)
+        if args.scenario == "garage":
+            sc = garage(args.days, first_day=args.first_day)
+        else:
+            sc = trondheim(args.days, args.month)
         if tariff.timezone != sc.timezone:
             print(f"note: tariff {tariff.name} applied in {sc.timezone} local time for comparison")
             tariff = tariff.model_copy(update={"timezone": sc.timezone})

@@ -115,6 +115,10 @@ class MilpPlanner:
         lo = np.where(on, prob.min_power_kw, 0.0)
         hi = np.where(on, model.upper[idx], 0.0)
         h.changeColsBounds(len(idx), idx, lo, hi)
+        if "z" in model.cols:  # import or export per interval, whichever the LP leaned to
+            z = model.cols["z"]
+            importing = (x_lp[model.cols["imp"]] >= x_lp[model.cols["exp"]]).astype(float)
+            h.changeColsBounds(len(z), z, importing, importing)
         status = _run(h, deadline - time.perf_counter())
         if status != MS.kOptimal:
             raise SolverFailed(f"repaired LP {h.modelStatusToString(status)}")
@@ -123,7 +127,7 @@ class MilpPlanner:
         gap = _gap(obj, lower_bound)
         if DEBUG:
             print(f"lp {lower_bound:.4f} repaired {obj:.4f} gap {gap:.4%}")
-        if gap <= cfg.mip_gap and not model.binary.any():
+        if gap <= cfg.mip_gap:
             return x_rep, gap, "optimal", f"LP relaxation + repair, gap {gap:.4%}"
         return self._mip(model, prob, x_rep, lower_bound, deadline, "MIP warm-started from repair")
 
@@ -147,7 +151,7 @@ class MilpPlanner:
         status = _run(h, deadline - time.perf_counter())
         info = h.getInfo()
         if info.primal_solution_status != 2:  # kSolutionStatusFeasible
-            if start is not None and not model.binary.any():
+            if start is not None:
                 gap = _gap(float(model.cost @ start), lower_bound or -np.inf)
                 return start, gap, "feasible", f"{note}: {h.modelStatusToString(status)}"
             raise SolverFailed(f"MIP {h.modelStatusToString(status)}, no solution")

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from edge.optimizer.priority import priority_index
-from edge.planning import BatteryState, PlanRequest, VehicleRequest
+from edge.planning import BatteryState, GroupWindow, PlanRequest, VehicleRequest
+from edge.rules.windows import window_state
 
 MAX_HORIZON_H = 48.0
-WINDOW_OPEN_H = 12.0  # a staged window stays open this long after it opens
+DEFAULT_WINDOW_CLOSES = time(8, 30)  # LBNL: fleet charging blocked 8:30-21:30
 FLAT_PRICE_PER_KWH = 0.10  # used when the request carries no tariff
 
 
@@ -95,9 +96,19 @@ def energy_owed_kwh(v: VehicleRequest, safety_factor: float) -> float:
     return owed
 
 
-def window_open(local: datetime, opens: time) -> bool:
-    minutes = local.hour * 60 + local.minute - (opens.hour * 60 + opens.minute)
-    return minutes % (24 * 60) < WINDOW_OPEN_H * 60
+def window_mask(starts: list[datetime], window: GroupWindow, zone: ZoneInfo) -> np.ndarray:
+    """1.0 where the group's staged window is open at the interval start, else 0.0.
+
+    Same rule as the daemon (edge.rules.windows): opens-closes in local time, DST-correct.
+    """
+    closes = window.closes or DEFAULT_WINDOW_CLOSES
+    out = np.zeros(len(starts))
+    state = None
+    for t, start in enumerate(starts):
+        if state is None or start >= state.next_change:
+            state = window_state(start, window.opens, closes, zone)
+        out[t] = 1.0 if state.open else 0.0
+    return out
 
 
 def build_problem(request: PlanRequest) -> Problem:
@@ -109,14 +120,13 @@ def build_problem(request: PlanRequest) -> Problem:
     hours = np.full(n, interval_s / 3600.0)
     hours[0] = (start + step - request.now).total_seconds() / 3600.0
     zone = ZoneInfo(request.timezone)
-    local_starts = [s.astimezone(zone) for s in starts]
     vehicles = list(request.vehicles)
     nv = len(vehicles)
     frac = np.zeros((nv, n))
     ub = np.zeros((nv, n))
     dep_idx = np.zeros(nv, dtype=int)
     dcfc = _series(request.dcfc_forecast_kw, n)
-    windows = {w.group: w.opens for w in request.windows}
+    windows = {w.group: window_mask(starts, w, zone) for w in request.windows}
     shed = set(request.shed_groups)
     t0 = request.now.timestamp()
     for i, v in enumerate(vehicles):
@@ -129,8 +139,7 @@ def build_problem(request: PlanRequest) -> Problem:
         dep_idx[i] = min(n, max(0, math.ceil((d - start.timestamp()) / interval_s)))
         cap = np.where(frac[i] > 0, v.max_power_kw, 0.0)
         if v.group in windows:
-            opens = windows[v.group]
-            cap *= np.array([window_open(ls, opens) for ls in local_starts])
+            cap = cap * windows[v.group]
         if v.group in shed:
             cap = np.where(
                 dcfc > request.shed_threshold_kw, np.minimum(cap, request.shed_limit_kw), cap

@@ -75,10 +75,11 @@ def _floor(t: datetime) -> datetime:
     return datetime.fromtimestamp(s, tz=UTC)
 
 
-def garage(days: int = 30, seed: int = 2017) -> Scenario:
+def garage(days: int = 30, seed: int = 2017, first_day: int = 1) -> Scenario:
+    """July 2017 from ``first_day`` (July 1 is a Saturday)."""
     zone = ZoneInfo("America/Los_Angeles")
     rng = random.Random(seed)
-    start = datetime(2017, 7, 1, tzinfo=zone).astimezone(UTC)
+    start = datetime(2017, 7, first_day, tzinfo=zone).astimezone(UTC)
     sessions: list[Session] = []
     n = days * 96
     base = [0.0] * n
@@ -138,7 +139,7 @@ def garage(days: int = 30, seed: int = 2017) -> Scenario:
         sessions,
         base,
         dcfc,
-        150.0,
+        110.0,
         windows,
         ["fleet-2", "fleet-3", "fleet-4"],
     )
@@ -160,8 +161,8 @@ def trondheim(days: int = 30, month: str = "2019-11", path: Path | None = None) 
     sessions = []
     with (path or find_trondheim_csv()).open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter=";"):
-            if not row["End_plugout"] or not row["Start_plugin"]:
-                continue
+            if "NA" in (row["End_plugout"], row["Start_plugin"], row["El_kWh"]):
+                continue  # 34 rows have no plug-out time
             arr = datetime.strptime(row["Start_plugin"], "%d.%m.%Y %H:%M").replace(tzinfo=zone)
             dep = datetime.strptime(row["End_plugout"], "%d.%m.%Y %H:%M").replace(tzinfo=zone)
             arr_utc, dep_utc = _ceil(arr.astimezone(UTC)), _floor(dep.astimezone(UTC))

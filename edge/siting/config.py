@@ -66,9 +66,14 @@ class NetworkSpec(Section):
     def _known_buses(self) -> NetworkSpec:
         names = {b.name for b in self.buses}
         refs = [("grid_bus", self.grid_bus)]
-        refs += [(f"lines.{i}", x) for i, ln in enumerate(self.lines) for x in (ln.from_bus, ln.to_bus)]
-        refs += [(f"transformers.{i}", x) for i, t in enumerate(self.transformers)
-                 for x in (t.hv_bus, t.lv_bus)]  # fmt: skip
+        refs += [
+            (f"lines.{i}", x) for i, ln in enumerate(self.lines) for x in (ln.from_bus, ln.to_bus)
+        ]
+        refs += [
+            (f"transformers.{i}", x)
+            for i, t in enumerate(self.transformers)
+            for x in (t.hv_bus, t.lv_bus)
+        ]
         refs += [(f"loads.{i}", ld.bus) for i, ld in enumerate(self.loads)]
         refs += [(f"pv.{i}", p.bus) for i, p in enumerate(self.pv)]
         bad = [f"{where}: unknown bus {name!r}" for where, name in refs if name not in names]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edge.planning import Plan, PlanRequest, Planner, VehicleRequest
+from edge.planning import Plan, Planner, PlanRequest, VehicleRequest
 from edge.siting.decision import SitingParams
 from edge.siting.edf import EdfPlanner
 from edge.siting.flows import profile_indices
@@ -122,8 +122,9 @@ def _apply(
         kept.update({now_slot + i: float(p) for i, p in enumerate(row) if p > 0})
         e.power_kw = kept
     row = plan.power_kw.get(arrival.vehicle_id, [])
-    new_kw = [float(row[s - now_slot]) if 0 <= s - now_slot < len(row) else 0.0
-              for s in range(start, end)]  # fmt: skip
+    new_kw = [
+        float(row[s - now_slot]) if 0 <= s - now_slot < len(row) else 0.0 for s in range(start, end)
+    ]
     delivered = sum(new_kw) * hours(1, iv)
     battery = {now_slot + i: float(p) for i, p in enumerate(plan.battery_kw) if p}
     return Dispatch(

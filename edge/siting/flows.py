@@ -76,3 +76,12 @@ class FlowModel:
         vm = self.pf.solve(np.tile(base, c), loads.reshape(c * t, -1), np.tile(pv, c))
         vm = vm.reshape(c, t, -1)
         return np.array([vm[i, :, col].min() for i, col in enumerate(cols)])
+
+    def node_base_kw(self, node: str) -> float:
+        """The network's own load at ``node`` at profile 1.0 (kW)."""
+        i = self.pf.node_index[node]
+        s = self.pf.s_p[i] + self.pf.s_i[i] + self.pf.s_z[i]
+        return float(s.real * self.pf.base_mva * 1000)
+
+    def node_pv_kw(self, node: str) -> float:
+        return float(self.pf.s_pv[self.pf.node_index[node]].real * self.pf.base_mva * 1000)

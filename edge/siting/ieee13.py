@@ -120,35 +120,71 @@ def build_ieee13(
     pp.create_ext_grid(net, buses["650"], vm_pu=1.0, name="substation")
     ratio = sum(REGULATOR_TAPS) / len(REGULATOR_TAPS)
     pp.create_transformer_from_parameters(
-        net, buses["650"], buses["RG60"], sn_mva=10.0, vn_hv_kv=KV, vn_lv_kv=KV * ratio,
-        vkr_percent=0.0, vk_percent=0.001, pfe_kw=0.0, i0_percent=0.0, name="regulator",
-    )  # fmt: skip
+        net,
+        buses["650"],
+        buses["RG60"],
+        sn_mva=10.0,
+        vn_hv_kv=KV,
+        vn_lv_kv=KV * ratio,
+        vkr_percent=0.0,
+        vk_percent=0.001,
+        pfe_kw=0.0,
+        i0_percent=0.0,
+        name="regulator",
+    )
     pp.create_transformer_from_parameters(
-        net, buses["633"], buses["634"], sn_mva=0.5, vn_hv_kv=KV, vn_lv_kv=0.48,
-        vkr_percent=1.1, vk_percent=(1.1**2 + 2.0**2) ** 0.5, pfe_kw=0.0, i0_percent=0.0,
+        net,
+        buses["633"],
+        buses["634"],
+        sn_mva=0.5,
+        vn_hv_kv=KV,
+        vn_lv_kv=0.48,
+        vkr_percent=1.1,
+        vk_percent=(1.1**2 + 2.0**2) ** 0.5,
+        pfe_kw=0.0,
+        i0_percent=0.0,
         name="XFM-1",
-    )  # fmt: skip
+    )
     for a, b, length_ft, config in SEGMENTS:
         z, b_us = CONFIGS[config]
         pp.create_line_from_parameters(
-            net, buses[a], buses[b], length_km=length_ft * FT_KM,
-            r_ohm_per_km=z.real / MILE_KM, x_ohm_per_km=z.imag / MILE_KM,
-            c_nf_per_km=b_us / MILE_KM / OMEGA * 1e3, max_i_ka=0.6, name=f"{a}-{b}",
-        )  # fmt: skip
+            net,
+            buses[a],
+            buses[b],
+            length_km=length_ft * FT_KM,
+            r_ohm_per_km=z.real / MILE_KM,
+            x_ohm_per_km=z.imag / MILE_KM,
+            c_nf_per_km=b_us / MILE_KM / OMEGA * 1e3,
+            max_i_ka=0.6,
+            name=f"{a}-{b}",
+        )
     # The closed switch 671-692 as a near-zero line: pandapower fuses buses joined by a
     # bus-bus switch and then applies the ZIP shares of their loads differently.
     pp.create_line_from_parameters(
-        net, buses["671"], buses["692"], length_km=0.001, r_ohm_per_km=0.1, x_ohm_per_km=0.1,
-        c_nf_per_km=0.0, max_i_ka=1.0, name="671-692 switch",
-    )  # fmt: skip
+        net,
+        buses["671"],
+        buses["692"],
+        length_km=0.001,
+        r_ohm_per_km=0.1,
+        x_ohm_per_km=0.1,
+        c_nf_per_km=0.0,
+        max_i_ka=1.0,
+        name="671-692 switch",
+    )
     for name, (p_kw, q_kvar, model) in LOADS.items():
         pct = {"PQ": 0.0, "I": 100.0, "Z": 0.0}[model]
         zpct = 100.0 if model == "Z" else 0.0
         pp.create_load(
-            net, buses[name], p_mw=p_kw / 1000 * load_scale, q_mvar=q_kvar / 1000 * load_scale,
-            const_i_p_percent=pct, const_i_q_percent=pct,
-            const_z_p_percent=zpct, const_z_q_percent=zpct, name=f"load-{name}",
-        )  # fmt: skip
+            net,
+            buses[name],
+            p_mw=p_kw / 1000 * load_scale,
+            q_mvar=q_kvar / 1000 * load_scale,
+            const_i_p_percent=pct,
+            const_i_q_percent=pct,
+            const_z_p_percent=zpct,
+            const_z_q_percent=zpct,
+            name=f"load-{name}",
+        )
     for name, kvar in CAPACITORS_KVAR.items():
         pp.create_shunt(net, buses[name], q_mvar=-kvar / 1000, name=f"cap-{name}")
     return SiteNetwork(

@@ -36,20 +36,39 @@ def build_garage(
     service = pp.create_bus(net, vn_kv=0.48, name="service")
     pp.create_ext_grid(net, grid, vm_pu=1.0)
     pp.create_transformer_from_parameters(
-        net, grid, service, sn_mva=0.3, vn_hv_kv=12.47, vn_lv_kv=0.48,
-        vkr_percent=1.2, vk_percent=4.5, pfe_kw=0.0, i0_percent=0.0, name="utility",
-    )  # fmt: skip
-    pp.create_load(net, service, p_mw=0.060 * load_scale, q_mvar=0.020 * load_scale,
-                   name="building")  # fmt: skip
+        net,
+        grid,
+        service,
+        sn_mva=0.3,
+        vn_hv_kv=12.47,
+        vn_lv_kv=0.48,
+        vkr_percent=1.2,
+        vk_percent=4.5,
+        pfe_kw=0.0,
+        i0_percent=0.0,
+        name="utility",
+    )
+    pp.create_load(
+        net, service, p_mw=0.060 * load_scale, q_mvar=0.020 * load_scale, name="building"
+    )
     nodes = {"service": int(service)}
     for node, (length_m, _, _) in GARAGE_FEEDERS.items():
         bus = pp.create_bus(net, vn_kv=0.48, name=node)
         nodes[node] = int(bus)
+        # lighting and ventilation of the floor, kW per metre of cable run as a proxy
+        pp.create_load(net, bus, p_mw=length_m / 20 * 0.001 * load_scale, name=f"{node}-aux")
         # 250 kcmil copper in conduit
         pp.create_line_from_parameters(
-            net, service, bus, length_km=length_m / 1000, r_ohm_per_km=0.17,
-            x_ohm_per_km=0.13, c_nf_per_km=0.0, max_i_ka=0.25, name=f"service-{node}",
-        )  # fmt: skip
+            net,
+            service,
+            bus,
+            length_km=length_m / 1000,
+            r_ohm_per_km=0.17,
+            x_ohm_per_km=0.13,
+            c_nf_per_km=0.0,
+            max_i_ka=0.25,
+            name=f"service-{node}",
+        )
     return SiteNetwork(
         site_id=site_id,
         net=net,
@@ -65,16 +84,28 @@ def build_inline(spec: NetworkSpec, *, site_id: str, chargers: list[Charger]) ->
     pp.create_ext_grid(net, nodes[spec.grid_bus], vm_pu=spec.grid_vm_pu)
     for ln in spec.lines:
         pp.create_line_from_parameters(
-            net, nodes[ln.from_bus], nodes[ln.to_bus], length_km=ln.length_km,
-            r_ohm_per_km=ln.r_ohm_per_km, x_ohm_per_km=ln.x_ohm_per_km,
-            c_nf_per_km=ln.c_nf_per_km, max_i_ka=ln.max_i_ka,
-        )  # fmt: skip
+            net,
+            nodes[ln.from_bus],
+            nodes[ln.to_bus],
+            length_km=ln.length_km,
+            r_ohm_per_km=ln.r_ohm_per_km,
+            x_ohm_per_km=ln.x_ohm_per_km,
+            c_nf_per_km=ln.c_nf_per_km,
+            max_i_ka=ln.max_i_ka,
+        )
     for t in spec.transformers:
         pp.create_transformer_from_parameters(
-            net, nodes[t.hv_bus], nodes[t.lv_bus], sn_mva=t.sn_kva / 1000, vn_hv_kv=t.vn_hv_kv,
-            vn_lv_kv=t.vn_lv_kv, vkr_percent=t.vkr_percent, vk_percent=t.vk_percent,
-            pfe_kw=0.0, i0_percent=0.0,
-        )  # fmt: skip
+            net,
+            nodes[t.hv_bus],
+            nodes[t.lv_bus],
+            sn_mva=t.sn_kva / 1000,
+            vn_hv_kv=t.vn_hv_kv,
+            vn_lv_kv=t.vn_lv_kv,
+            vkr_percent=t.vkr_percent,
+            vk_percent=t.vk_percent,
+            pfe_kw=0.0,
+            i0_percent=0.0,
+        )
     for ld in spec.loads:
         pp.create_load(net, nodes[ld.bus], p_mw=ld.p_kw / 1000, q_mvar=ld.q_kvar / 1000)
     for pv in spec.pv:

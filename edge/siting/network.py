@@ -95,5 +95,6 @@ def load_pandapower_json(
     nodes: dict[str, int] = {}
     for idx, name in net.bus["name"].items():
         nodes[str(name) if isinstance(name, str) and name else str(idx)] = int(idx)
-    return SiteNetwork(site_id=site_id, net=net, nodes=nodes, chargers=chargers,
-                       battery_node=battery_node)  # fmt: skip
+    return SiteNetwork(
+        site_id=site_id, net=net, nodes=nodes, chargers=chargers, battery_node=battery_node
+    )

@@ -73,10 +73,10 @@ class BatchPowerFlow:
         return parts[0], parts[1], parts[2]
 
     def _sgens(self, net: Any, base_mva: float) -> ComplexArray:
-        out = np.zeros(self.nb, dtype=complex)
+        out: ComplexArray = np.zeros(self.nb, dtype=complex)
         for _, row in net.sgen[net.sgen.in_service].iterrows():
             out[int(self.lookup[int(row.bus)])] += complex(row.p_mw, row.q_mvar) * row.scaling
-        return out / base_mva
+        return np.asarray(out / base_mva, dtype=complex)
 
     def injections_mw(self, node_kw: dict[str, FloatArray], k: int) -> FloatArray:
         """Constant-power loads (MW, shape (k, nb)) from per-node kW arrays of length k."""
@@ -121,8 +121,9 @@ class BatchPowerFlow:
                 break
         vm_all = np.empty((k, self.nb))
         vm_all[:, self.slack] = abs(self.v_slack)
-        vm_all[:, o] = np.where(converged[:, None] & np.isfinite(v).all(axis=1)[:, None],
-                                np.abs(v), 0.0)  # fmt: skip
+        vm_all[:, o] = np.where(
+            converged[:, None] & np.isfinite(v).all(axis=1)[:, None], np.abs(v), 0.0
+        )
         return vm_all
 
     def node_voltages(self, vm: FloatArray, nodes: list[str]) -> FloatArray:

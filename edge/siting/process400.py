@@ -119,7 +119,7 @@ class SitingEngine:
         now_slot = min(start, slot_of(now, self.params.interval_s))
         base = self.schedule.copy()
         base.drop_before(now_slot)
-        self._trail: dict[str, str] = {}  # why nodes were dropped, over all attempts
+        self._trail = {}  # why nodes were dropped, over all attempts
         attempt = self._attempt(arrival, base, start, end, now_slot, needs_fast, "direct")
         if attempt is None:
             attempt = self._exceptions(arrival, base, start, end, now_slot, needs_fast)
@@ -221,6 +221,9 @@ class SitingEngine:
             else:
                 use_fast = False
                 notes.append("no fast charger free: charging slow")
+        if not use_fast:  # [0067] other criteria: a slow need takes a slow charger if any
+            slow_nodes = [n for n in candidates if any(not c.fast and c.node == n for c in free)]
+            candidates = slow_nodes or candidates
         if not candidates:
             return None
         return Screen(slots, free, candidates, v_low, over, use_fast, notes)
@@ -286,8 +289,7 @@ class SitingEngine:
 
 def _pick_charger(free: list[Charger], node: str, fast: bool) -> Charger:
     """A free connector on the node: a fast one if fast charging is needed, else
-    a slow one (keep fast chargers for those who need them)."""
+    a slow one (keep fast chargers for those who need them); the strongest first."""
     here = [c for c in free if c.node == node]
     preferred = [c for c in here if c.fast == fast] or here
-    return sorted(preferred, key=lambda c: (c.station_id, c.connector_id))[0]
-
+    return sorted(preferred, key=lambda c: (-c.max_power_kw, c.station_id, c.connector_id))[0]

@@ -46,9 +46,7 @@ class Arrival:
         if self.energy_kwh is not None:
             return self.energy_kwh
         if None in (self.battery_kwh, self.soc_arrival_pct, self.soc_departure_pct):
-            raise ValueError(
-                f"{self.vehicle_id}: give energy_kwh or battery_kwh with both SOCs"
-            )
+            raise ValueError(f"{self.vehicle_id}: give energy_kwh or battery_kwh with both SOCs")
         assert self.battery_kwh is not None and self.soc_arrival_pct is not None
         assert self.soc_departure_pct is not None
         return max(0.0, (self.soc_departure_pct - self.soc_arrival_pct) / 100 * self.battery_kwh)

@@ -180,3 +180,19 @@ def format_bill(bill: MonthlyBill) -> str:
             rows.append(f"  subtotal {kind:<25} {sub:>43.2f}")
     rows.append(f"  TOTAL {'':<28} {bill.total:>43.2f}")
     return "\n".join(rows)
+
+
+def month_to_date_peaks(
+    samples: Iterable[tuple[datetime, float]], tariff: Tariff, now: datetime
+) -> dict[str, float]:
+    """Demand-charge name -> highest demand so far in the billing period containing ``now``
+    (what PlanRequest.month_peak_kw wants; LBNL eq. 11). Samples are per-interval
+    averages at the demand interval or finer."""
+    month = tariff.billing_month(now)
+    recent = [(t, p) for t, p in samples if t <= now and tariff.billing_month(t) == month]
+    if not recent:
+        return {}
+    (bill,) = compute_bills(recent, tariff)
+    season = tariff.classify(now)[0]
+    prefix = f"{season}/"
+    return {k.removeprefix(prefix): v for k, v in bill.peaks_kw.items() if k.startswith(prefix)}

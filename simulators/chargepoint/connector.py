@@ -48,6 +48,7 @@ class Connector:
     power_w: float = 0.0  # average over the last integrated segment
     offered_w: float = 0.0
     operative: bool = True
+    scheduled_operative: bool | None = None  # availability change waiting for the tx to end
     finishing: bool = False  # transaction over, EV still plugged (1.6 Finishing)
     reported_status: str | None = None
     resume_after_boot: bool = False  # EV still plugged when the station rebooted

@@ -86,21 +86,23 @@ class TxQueue:
                 self._log.info(
                     "transaction message not delivered yet", action=msg.action, why=str(exc)
                 )
-                await asyncio.sleep(self._retry_interval_s if online.is_set() else 0)
+                lost = isinstance(exc, ConnectionLost)  # ``online`` clears in a moment
+                await asyncio.sleep(0.05 if lost else self._retry_interval_s)
                 continue
-            except CallErrorReceived as exc:
+            except Exception as exc:  # a CALLERROR, or an answer we cannot use
+                code = exc.code if isinstance(exc, CallErrorReceived) else type(exc).__name__
                 msg.attempts += 1
                 if msg.attempts < self._attempts:
                     self._log.warning(
                         "csms refused transaction message, retrying",
                         action=msg.action,
-                        code=exc.code,
+                        code=code,
                     )
                     await asyncio.sleep(self._retry_interval_s)
                     continue
                 self._items.popleft()
                 self.dropped += 1
-                self._log.error("transaction message given up", action=msg.action, code=exc.code)
+                self._log.error("transaction message given up", action=msg.action, code=code)
                 if not msg.result.done():
                     msg.result.set_exception(exc)
                     msg.result.exception()  # retrieved: nobody may be awaiting it

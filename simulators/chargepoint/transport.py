@@ -70,6 +70,7 @@ class OcppConnection:
         station_id: str,
         call_timeout_s: float = 30.0,
         validate_outgoing: bool = True,
+        bad_answers: list[tuple[str, str]] | None = None,
     ):
         self.ws = ws
         self.version = version
@@ -78,6 +79,9 @@ class OcppConnection:
         self._timeout_s = call_timeout_s
         self._validate_out = validate_outgoing
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._actions: dict[str, str] = {}  # message id -> action of our pending call
+        #: answers from the CSMS that broke their schema: (action, problem)
+        self.bad_answers: list[tuple[str, str]] = [] if bad_answers is None else bad_answers
         self._ids = itertools.count(1)
         self._call_lock = asyncio.Lock()  # OCPP-J: one outstanding call per direction
         self._log = get_logger("sim.cp", station_id=station_id)
@@ -95,6 +99,7 @@ class OcppConnection:
             msg_id = f"{next(self._ids)}"
             fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._pending[msg_id] = fut
+            self._actions[msg_id] = action
             try:
                 await self._send([CALL, msg_id, action, payload])
                 async with asyncio.timeout(timeout_s or self._timeout_s):
@@ -105,6 +110,7 @@ class OcppConnection:
                 raise ConnectionLost(f"{action}: connection closed") from exc
             finally:
                 self._pending.pop(msg_id, None)
+                self._actions.pop(msg_id, None)
 
     async def send_raw(self, frame: str | bytes) -> None:
         """Send anything, e.g. a malformed frame for a test."""
@@ -147,6 +153,7 @@ class OcppConnection:
             await self._on_call(msg_id, frame[2], frame[3])
         elif kind == CALLRESULT and msg_id in self._pending:
             fut = self._pending[msg_id]
+            self._check_answer(self._actions.get(msg_id, ""), frame[2])
             if not fut.done():
                 fut.set_result(frame[2] if isinstance(frame[2], dict) else {})
         elif kind == CALLERROR and msg_id in self._pending and len(frame) >= 4:
@@ -156,6 +163,14 @@ class OcppConnection:
                 fut.set_exception(CallErrorReceived(str(frame[2]), str(frame[3]), details))
         else:
             self._log.warning("unexpected frame from csms", frame=str(raw)[:200])
+
+    def _check_answer(self, action: str, payload: Any) -> None:
+        """A CSMS answer that breaks its schema is logged and recorded, not fatal."""
+        try:
+            schemas.validate(self.version, action, payload, response=True)
+        except schemas.SchemaViolation as exc:
+            self.bad_answers.append((action, str(exc)))
+            self._log.warning("csms answer breaks its schema", action=action, problem=str(exc))
 
     async def _on_call(self, msg_id: str, action: Any, payload: Any) -> None:
         try:

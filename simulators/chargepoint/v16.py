@@ -8,7 +8,14 @@ from simulators.chargepoint.connector import Connector, Transaction
 from simulators.chargepoint.meter import meter_value
 from simulators.chargepoint.offline import QueuedMessage
 from simulators.chargepoint.smart import clear_profiles, composite, set_profile
-from simulators.chargepoint.transport import CallErrorReceived, OcppConnection, OcppError, Reply
+from simulators.chargepoint.transport import (
+    CallErrorReceived,
+    CallTimedOut,
+    ConnectionLost,
+    OcppConnection,
+    OcppError,
+    Reply,
+)
 from simulators.profiles import composite_to_v16, format_time, profile_from_v16
 from simulators.profiles.parse import PURPOSE_16
 
@@ -96,9 +103,16 @@ class V16Adapter:
             c.reported_status = status  # before awaiting: concurrent reports send it once
             try:
                 await self._status(c.connector_id, status)
+            except (ConnectionLost, CallTimedOut, CallErrorReceived) as exc:
+                # statuses are all sent again after the next (re)connect
+                c.reported_status = None
+                self.st.log.info("status not reported", error=str(exc))
             except BaseException:
                 c.reported_status = None
                 raise
+
+    def charging_state_changed(self, c: Connector) -> None:
+        pass  # 1.6 reports charging states as connector statuses
 
     async def authorize(self, id_token: str) -> bool:
         res = await self.st.call("Authorize", {"idTag": id_token})
@@ -212,8 +226,6 @@ class V16Adapter:
             return {"status": "Rejected"}
         targets = list(self.st.connectors.values()) if cid == 0 else [self.st.connectors[cid]]
         busy = not operative and any(c.tx is not None for c in targets)
-        # simplification: a change requested during a transaction applies at once after
-        # answering Scheduled, instead of waiting for the transaction to end
         status = "Scheduled" if busy else "Accepted"
         return Reply({"status": status}, lambda: self.st.set_operative(cid, operative))
 

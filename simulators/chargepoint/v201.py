@@ -9,7 +9,12 @@ from simulators.chargepoint import devicemodel
 from simulators.chargepoint.connector import Connector, Transaction
 from simulators.chargepoint.meter import meter_value
 from simulators.chargepoint.offline import QueuedMessage
-from simulators.chargepoint.transport import OcppConnection
+from simulators.chargepoint.transport import (
+    CallErrorReceived,
+    CallTimedOut,
+    ConnectionLost,
+    OcppConnection,
+)
 from simulators.chargepoint.v201_handlers import V201Handlers
 from simulators.profiles import format_time
 
@@ -85,9 +90,16 @@ class V201Adapter(V201Handlers):
             c.reported_status = status  # before awaiting: concurrent reports send it once
             try:
                 await self._status(c, status)
+            except (ConnectionLost, CallTimedOut, CallErrorReceived) as exc:
+                # statuses are all sent again after the next (re)connect
+                c.reported_status = None
+                self.st.log.info("status not reported", error=str(exc))
             except BaseException:
                 c.reported_status = None
                 raise
+        self.charging_state_changed(c)
+
+    def charging_state_changed(self, c: Connector) -> None:
         if c.tx is not None and c.charging_state != c.reported_charging_state:
             c.reported_charging_state = c.charging_state
             self._event(c, "Updated", "ChargingStateChanged", meter=False)

@@ -78,8 +78,8 @@ class V201Handlers:
             return {"status": "Rejected"}  # resetting a single EVSE is not supported
         busy = any(c.tx is not None for c in self.st.connectors.values())
         if p["type"] == "OnIdle" and busy:
-            # simplification: answer Scheduled and reset now, ending the transactions
-            return Reply({"status": "Scheduled"}, lambda: self.st.reboot("ImmediateReset"))
+            self.st.reset_when_idle = True  # reboots when the last transaction ends
+            return {"status": "Scheduled"}
         return Reply({"status": "Accepted"}, lambda: self.st.reboot("ImmediateReset"))
 
     async def on_ChangeAvailability(self, p: dict[str, Any]) -> dict[str, Any] | Reply:
@@ -217,14 +217,17 @@ class V201Handlers:
 
     async def on_SetChargingProfile(self, p: dict[str, Any]) -> dict[str, Any]:
         data = p["chargingProfile"]
-        if data["chargingProfilePurpose"] == "TxProfile" and "transactionId" not in data:
-            c = self.st.connectors.get(p["evseId"])
-            if (
-                c is None
-                or c.tx is None
-                or self.st.config.quirks.refuses_tx_profile_without_transaction
-            ):
-                return {"status": "Rejected", "statusInfo": {"reasonCode": "TxNotFound"}}
+        start = data["chargingSchedule"][0].get("startSchedule")
+        if (data["chargingProfileKind"] == "Relative") == (start is not None):
+            # K01.FR.40/41: Absolute/Recurring need startSchedule, Relative must not have one
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidSchedule"}}
+        # the spec wants a transactionId on every TxProfile; lenient stations take it anyway
+        if (
+            data["chargingProfilePurpose"] == "TxProfile"
+            and "transactionId" not in data
+            and self.st.config.quirks.refuses_tx_profile_without_transaction
+        ):
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "TxNotFound"}}
         verdict = set_profile(self.st, profile_from_v201(data, p["evseId"], self.st.clock.now()))
         if verdict.accepted:
             return {"status": "Accepted"}

@@ -26,6 +26,10 @@ class VersionAdapter(Protocol):
         """Send StatusNotification (and 2.0.1 charging-state events) if anything changed."""
         ...
 
+    def charging_state_changed(self, c: Connector) -> None:
+        """2.0.1: queue a ChargingStateChanged event if the charging state changed."""
+        ...
+
     async def authorize(self, id_token: str) -> bool: ...
 
     def prepare_transaction(self, tx: Transaction) -> None:

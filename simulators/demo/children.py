@@ -9,6 +9,7 @@ only for one that does not exit in time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -54,7 +55,13 @@ class Children:
             )
         child = Child(name, argv, proc, logfile)
         self.started.append(child)
+        self.write_pids()
         return child
+
+    def write_pids(self) -> None:
+        """processes.json: name -> pid, for the operator (and the tests) to check."""
+        pids = {c.name: c.process.pid for c in self.started}
+        (self.workdir / "processes.json").write_text(json.dumps(pids, indent=1) + "\n")
 
     def failed(self) -> Child | None:
         """A child that exited on its own with an error."""

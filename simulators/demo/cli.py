@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 from simulators.demo.run import DemoOptions, run_demo
 
 SITE_ZONE = ZoneInfo("America/Los_Angeles")
-# A summer weekday, noon to noon: the fleet returns in the afternoon, charges
-# through the staged windows (21:30 .. 03:30) and leaves in the morning.
-DEFAULT_START_LOCAL = datetime(2026, 7, 15, 12, 0, tzinfo=SITE_ZONE)
+# A summer weekday (the scenario's own Monday), noon to noon: public drivers are
+# plugged in, the fleet returns in the afternoon, charges through the staged
+# windows (21:30 .. 03:30) and leaves in the morning.
+DEFAULT_START_LOCAL = datetime(2026, 7, 6, 12, 0, tzinfo=SITE_ZONE)
 DEFAULT_DAY_REAL_S = 240.0  # one simulated day in about four minutes
 
 

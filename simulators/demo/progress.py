@@ -30,12 +30,20 @@ class SiteView:
     bad_messages: int = 0
     peak_kw: float = 0.0
 
+    latest: datetime | None = None  # newest connector sample seen
+
+    def _cutoff(self, now: datetime) -> datetime:
+        # relative to the newest sample, not the clock: at high speed the CSMS -> MQTT
+        # path lags the simulated clock by minutes, which would make everything "stale"
+        ref = min(now, self.latest) if self.latest else now
+        return ref - timedelta(seconds=FRESH_S)
+
     def charging(self, now: datetime) -> int:
-        cutoff = now - timedelta(seconds=FRESH_S)
+        cutoff = self._cutoff(now)
         return sum(1 for kw, at in self.connectors.values() if kw > CHARGING_KW and at >= cutoff)
 
     def ev_kw(self, now: datetime) -> float:
-        cutoff = now - timedelta(seconds=FRESH_S)
+        cutoff = self._cutoff(now)
         return sum(kw for kw, at in self.connectors.values() if at >= cutoff)
 
     def handle(self, topic: str, payload: bytes, topics: Topics, site_id: str) -> None:
@@ -49,7 +57,9 @@ class SiteView:
                 event = decode(MeterValuesEvent, payload)
                 if event.power_kw is not None:
                     key = f"{event.station_id}/{event.connector_id}"
-                    self.connectors[key] = (event.power_kw, event.sampled_at or event.ts)
+                    at = event.sampled_at or event.ts
+                    self.connectors[key] = (event.power_kw, at)
+                    self.latest = at if self.latest is None else max(self.latest, at)
         except ContractError:
             self.bad_messages += 1
 

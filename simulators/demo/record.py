@@ -38,31 +38,43 @@ def _first(row: dict[str, Any], names: tuple[str, ...], where: str) -> Any:
 
 
 def read_record(path: Path) -> RunRecord:
+    """Read an ``evsim-run/1`` file (simulators.scenario.output, docs/simulators.md)."""
+    from simulators.scenario.output import read_run_output
+
     if not path.exists():
         raise RecordError(f"{path}: the simulator wrote no record")
-    data = json.loads(path.read_text())
-    rows = data["intervals"]
+    try:
+        data = read_run_output(path)
+    except ValueError as exc:
+        raise RecordError(str(exc)) from exc
+    end = _time(data["end"], f"{path}: end")  # the runner may record a little past it
     intervals = [
         Interval(
-            start=_time(
-                _first(r, ("start", "ts", "timestamp"), f"{path}: intervals[{i}]"), str(path)
-            ),
-            site_kw=float(_first(r, ("site_power_kw", "site_kw"), f"{path}: intervals[{i}]")),
-            ev_kw=float(_first(r, ("ev_power_kw", "ev_kw"), f"{path}: intervals[{i}]")),
+            start=_time(_first(r, ("start",), f"{path}: intervals[{i}]"), str(path)),
+            site_kw=float(_first(r, ("site_kw",), f"{path}: intervals[{i}]")),
+            ev_kw=float(_first(r, ("ev_kw",), f"{path}: intervals[{i}]")),
         )
-        for i, r in enumerate(rows)
+        for i, r in enumerate(data["intervals"])
+        if float(r.get("covered_s", 1.0)) > 0 and _time(r["start"], str(path)) < end
     ]
-    sessions = [
-        Session(
-            key=str(_first(s, ("station_id", "key", "vehicle_id"), f"{path}: sessions[{i}]")),
-            arrival=_time(_first(s, ("arrival",), f"{path}: sessions[{i}]"), str(path)),
-            departure=_time(_first(s, ("departure",), f"{path}: sessions[{i}]"), str(path)),
-            requested_kwh=float(_first(s, ("requested_kwh", "energy_requested_kwh"), str(path))),
-            delivered_kwh=float(_first(s, ("delivered_kwh", "energy_delivered_kwh"), str(path))),
-            max_kw=float(_first(s, ("max_power_kw", "max_kw"), f"{path}: sessions[{i}]")),
+    sessions = []
+    for i, s in enumerate(data.get("sessions", [])):
+        where = f"{path}: sessions[{i}]"
+        if s.get("status") == "no_free_port" or s.get("max_power_kw") is None:
+            continue  # never plugged in: in neither strategy
+        arrival = s.get("plugged_in_at") or _first(s, ("arrival",), where)
+        departure = s.get("unplugged_at") or _first(s, ("departure",), where)
+        sessions.append(
+            Session(
+                key=str(s.get("station_id") or s.get("vehicle_id") or i),
+                arrival=_time(arrival, where),
+                departure=_time(departure, where),
+                requested_kwh=float(_first(s, ("energy_requested_kwh",), where)),
+                delivered_kwh=float(_first(s, ("energy_delivered_kwh",), where)),
+                max_kw=float(s["max_power_kw"]),
+                finished=s.get("status") != "plugged_at_end",
+            )
         )
-        for i, s in enumerate(data.get("sessions", []))
-    ]
     return RunRecord(int(data.get("interval_s", 60)), intervals, sessions, source=str(path))
 
 

@@ -36,6 +36,7 @@ class Session:
     requested_kwh: float
     delivered_kwh: float
     max_kw: float
+    finished: bool = True  # False: still plugged in when the run ended
 
 
 @dataclass
@@ -70,7 +71,8 @@ class Report:
     requested_kwh: float
     delivered_kwh: float
     sessions: int
-    sessions_short: int
+    sessions_short: int  # left (or gave up) with less than requested
+    sessions_at_end: int  # still plugged in when the run ended
     plot: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -147,7 +149,9 @@ def build_report(record: RunRecord, tariff: Tariff, site_id: str) -> Report:
     baseline = uncontrolled_intervals(record)
     requested = sum(s.requested_kwh for s in record.sessions)
     delivered = sum(s.delivered_kwh for s in record.sessions)
-    short = sum(1 for s in record.sessions if s.delivered_kwh < s.requested_kwh - 0.1)
+    short = sum(
+        1 for s in record.sessions if s.finished and s.delivered_kwh < s.requested_kwh - 0.1
+    )
     return Report(
         site_id=site_id,
         start=record.intervals[0].start,
@@ -160,6 +164,7 @@ def build_report(record: RunRecord, tariff: Tariff, site_id: str) -> Report:
         delivered_kwh=delivered,
         sessions=len(record.sessions),
         sessions_short=short,
+        sessions_at_end=sum(1 for s in record.sessions if not s.finished),
     )
 
 
@@ -216,7 +221,9 @@ def format_report(report: Report) -> str:
     lines += [
         "",
         f"Energy: delivered {report.delivered_kwh:.1f} kWh of {report.requested_kwh:.1f} kWh "
-        f"requested ({pct:.1f} %), {report.sessions} sessions, {report.sessions_short} short",
+        f"requested ({pct:.1f} %); {report.sessions} sessions: "
+        f"{report.sessions - report.sessions_at_end} left, {report.sessions_short} of them short,"
+        f" {report.sessions_at_end} still plugged in at the end",
         f"Baseline: {report.baseline_method}.",
     ]
     lines += [f"Note: {n}" for n in report.notes]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -37,17 +39,39 @@ class DemoOptions:
     scenario: str = "reference-garage"
 
 
-def package_file(package: str, *parts: str) -> Path:
-    module = __import__(package)
-    return Path(module.__file__ or ".").resolve().parent.joinpath(*parts)
+def package_file(module: str, *parts: str) -> Path:
+    """A file beside ``module`` (a module, not a package: packages may be namespaces)."""
+    mod = importlib.import_module(module)
+    if not mod.__file__:
+        raise RuntimeError(f"cannot locate module {module}")
+    return Path(mod.__file__).resolve().parent.joinpath(*parts)
 
 
 def scenario_path(name: str) -> Path:
-    return package_file("simulators", "scenarios", f"{name}.toml")
+    return package_file("simulators.cli", "scenarios", f"{name}.toml")
+
+
+def scenario_for(options: DemoOptions) -> Path:
+    """The shipped scenario with its start moved to the demo's (sessions are generated for it).
+
+    ``evsim run --start`` would shift the scenario's sessions with it (a 15:30 fleet
+    arrival would move to 03:30 for a noon start); changing the scenario's own start
+    instead generates the sessions of the chosen day at their usual local times.
+    """
+    text = scenario_path(options.scenario).read_text()
+    local = options.start.astimezone(options.zone).replace(tzinfo=None)
+    new_text, count = re.subn(
+        r"^start\s*=.*$", f"start = {local:%Y-%m-%dT%H:%M:%S}", text, count=1, flags=re.M
+    )
+    if count != 1:
+        raise RuntimeError(f"{scenario_path(options.scenario)}: no 'start =' line to move")
+    path = options.out / f"{options.scenario}.toml"
+    path.write_text(new_text)
+    return path
 
 
 def site_config_path() -> Path:
-    return package_file("edge", "sites", f"{SITE_ID}.toml")
+    return package_file("edge.config", "sites", f"{SITE_ID}.toml")
 
 
 def command(name: str, module: str) -> list[str]:
@@ -87,6 +111,9 @@ class Demo:
     def start_all(self) -> None:
         self.broker = start_broker(self.o.out, self.o.broker, self.out)  # type: ignore[arg-type]
         b = self.broker
+        (self.o.out / "broker.json").write_text(
+            json.dumps({"kind": b.kind, "pid": b.process.pid, "port": b.port}) + "\n"
+        )
         self.say(f"demo: MQTT broker: {b.description} on {b.host}:{b.port}")
         spec = self.clock.spec()
         common = {"EVSITE_CLOCK": spec, "PYTHONUNBUFFERED": "1"}
@@ -141,16 +168,14 @@ class Demo:
             [
                 *command("evsim", "simulators.cli"),
                 "run",
-                str(scenario_path(self.o.scenario)),
-                "--speed",
-                f"{self.o.speed:g}",
+                str(scenario_for(self.o)),
                 "--csms-url",
                 f"ws://127.0.0.1:{self.csms_port}/ocpp",
                 "--mqtt",
                 f"{b.host}:{b.port}",
                 "--clock",
                 spec,
-                "--hours",
+                "--duration",
                 f"{self.o.duration.total_seconds() / 3600:g}",
                 "--out",
                 str(self.record_path),

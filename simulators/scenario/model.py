@@ -47,6 +47,11 @@ class ScenarioInfo(_Section):
 
 class MetersSection(_Section):
     publish_interval_s: float = Field(default=10.0, gt=0)
+    # OCPP MeterValues of the simulated stations: every station_meter_interval_s simulated
+    # seconds, but at most one sample per station_meter_min_real_s real seconds, so a fast
+    # clock does not flood the CSMS (at 1440x: every 360 s simulated)
+    station_meter_interval_s: float = Field(default=60.0, gt=0)
+    station_meter_min_real_s: float = Field(default=0.25, ge=0)
     prefix: str = "evsite/v1"
     retain: bool = False
 
@@ -83,7 +88,7 @@ class VehicleType(_Section):
     taper_start_pct: float = Field(default=80.0, gt=0, le=100)
     taper_end_fraction: float = Field(default=0.1, ge=0, le=1)
     min_power_kw: float = Field(default=1.5, ge=0)
-    max_interruptions: int | None = Field(default=3, ge=1)
+    max_interruptions: int = Field(default=3, ge=0)  # 0: never gives up
     arrival_soc_pct: float = Field(default=30.0, ge=0, le=100)
 
 

@@ -29,7 +29,9 @@ class SessionRecord:
     energy_requested_kwh: float
     arrival_soc_pct: float
     source: str
-    status: str = "planned"  # planned | plugged | completed | no_free_port | plugged_at_end
+    # planned | plugged | completed | plugged_at_end | no_free_port | rejected
+    status: str = "planned"
+    id_token: str | None = None
     station_id: str | None = None
     connector_id: int | None = None
     station_type: str | None = None
@@ -102,13 +104,14 @@ class RunOutput:
     def summary(self) -> dict[str, Any]:
         rows15 = self.series_15min.rows()
         full = [r for r in rows15 if r["covered_s"] >= 0.99 * 900] or rows15
-        served = [s for s in self.sessions if s.status != "no_free_port"]
+        served = [s for s in self.sessions if s.status not in ("no_free_port", "rejected")]
         req = sum(s.energy_requested_kwh for s in served)
         got = sum(s.energy_delivered_kwh for s in served)
         return {
             "sessions": len(self.sessions),
             "sessions_served": len(served),
-            "sessions_no_free_port": len(self.sessions) - len(served),
+            "sessions_no_free_port": sum(s.status == "no_free_port" for s in self.sessions),
+            "sessions_rejected": sum(s.status == "rejected" for s in self.sessions),
             "sessions_gave_up": sum(s.gave_up for s in self.sessions),
             "energy_requested_kwh": round(req, 3),
             "energy_delivered_kwh": round(got, 3),

@@ -95,7 +95,7 @@ class ScenarioPlan:
             taper_start_pct=vt.taper_start_pct,
             taper_end_fraction=vt.taper_end_fraction,
             min_power_kw=vt.min_power_kw,
-            max_interruptions=vt.max_interruptions,
+            max_interruptions=vt.max_interruptions or None,
         )
 
     def rebased(self, new_start: datetime) -> ScenarioPlan:

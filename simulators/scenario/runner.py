@@ -8,6 +8,7 @@ record and publish, then handle departures and arrivals that are due.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -27,6 +28,11 @@ from simulators.vehicle import Vehicle, VehicleSpec
 log = get_logger(__name__)
 
 
+def id_token_for(session_id: str) -> str:
+    """A stable id token that fits OCPP 1.6's idTag (CiString20)."""
+    return "EV" + hashlib.sha1(session_id.encode()).hexdigest()[:12].upper()
+
+
 def make_vehicle(session: PlannedSession, spec: VehicleSpec, port: Port) -> Vehicle:
     """The session's vehicle; its arrival SoC leaves room for the requested energy.
 
@@ -40,6 +46,7 @@ def make_vehicle(session: PlannedSession, spec: VehicleSpec, port: Port) -> Vehi
     return Vehicle(
         f"EV-{session.session_id}",
         spec,
+        id_token=id_token_for(session.session_id),
         arrival_soc_pct=soc,
         energy_request_kwh=session.energy_kwh,
         departure_time=session.departure,
@@ -213,17 +220,25 @@ class ScenarioRunner:
                 continue
             vehicle = make_vehicle(s, self.plan.vehicle_spec(s.vehicle_type), port)
             rec.arrival_soc_pct = vehicle.soc_pct or 0.0
+            rec.id_token = vehicle.id_token
             rec.station_id, rec.connector_id = port.station_id, port.connector_id
             rec.station_type, rec.group = port.station_type, port.group
             rec.max_power_kw = min(port.max_power_kw, vehicle.max_power_kw())
             rec.plugged_in_at, rec.status = now, "plugged"
-            self.active[s.session_id] = _Active(s, port, vehicle, rec)
-            await self.stations.plug_in(port, vehicle)
+            active = _Active(s, port, vehicle, rec)
+            if await self.stations.plug_in(port, vehicle):
+                self.active[s.session_id] = active
+            else:
+                # refused (e.g. not authorized): the car leaves the port at once
+                await self.stations.unplug(port)
+                self.pool.release(port)
+                rec.status, rec.unplugged_at = "rejected", now
 
     async def _departures(self, now: datetime, *, all_: bool = False) -> None:
         for sid in [k for k, a in self.active.items() if all_ or a.session.departure <= now]:
             a = self.active.pop(sid)
             await self.stations.unplug(a.port)
+            self._collect(a, now, now)  # what the station integrated while unplugging
             self.pool.release(a.port)
             v, rec = a.vehicle, a.record
             rec.unplugged_at = now
@@ -239,3 +254,6 @@ class ScenarioRunner:
     async def _finish(self, now: datetime) -> None:
         """Unplug whoever is still there (so the CSMS sees every transaction end)."""
         await self._departures(now, all_=True)
+        end = self.clock.now()
+        if end > now and (self._ev_kwh or self._dcfc_kwh):
+            self._tick(now, end)  # the energy of the last unplugs, so the intervals add up

@@ -53,7 +53,9 @@ class PortPool:
 class Stations(Protocol):
     steps_vehicles: bool  # True: the runner integrates the vehicles itself
 
-    async def plug_in(self, port: Port, ev: Vehicle) -> None: ...
+    async def plug_in(self, port: Port, ev: Vehicle) -> bool:
+        """Plug in and start charging; False when the station refused (not authorized...)."""
+        ...
 
     async def unplug(self, port: Port) -> None: ...
 
@@ -68,8 +70,9 @@ class LocalStations:
     def __init__(self) -> None:
         self.plugged: dict[tuple[str, int], tuple[Port, Vehicle]] = {}
 
-    async def plug_in(self, port: Port, ev: Vehicle) -> None:
+    async def plug_in(self, port: Port, ev: Vehicle) -> bool:
         self.plugged[(port.station_id, port.connector_id)] = (port, ev)
+        return True
 
     async def unplug(self, port: Port) -> None:
         self.plugged.pop((port.station_id, port.connector_id), None)
@@ -92,12 +95,15 @@ class OcppStations:
         plan: ScenarioPlan,
         csms_url: str,
         clock: Clock,
-        meter_interval_s: float = 60.0,
+        meter_interval_s: float | None = None,
     ):
         self.plan = plan
         self.csms_url = csms_url
         self.clock = clock
-        self.meter_interval_s = meter_interval_s
+        meters = plan.scenario.meters
+        self.meter_interval_s = meter_interval_s or max(
+            meters.station_meter_interval_s, clock.speed * meters.station_meter_min_real_s
+        )
         self.stations: dict[str, SimStation] = {}
         self._stack = AsyncExitStack()
 
@@ -134,18 +140,39 @@ class OcppStations:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is None:
+            await self.flush()
         await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def flush(self, timeout_s: float = 15.0) -> None:
+        """Wait until every station delivered its queued transaction messages."""
+        results = await asyncio.gather(
+            *(s.flush(timeout_s) for s in self.stations.values()), return_exceptions=True
+        )
+        failed = [sid for sid, r in zip(self.stations, results, strict=True) if r is not None]
+        if failed:
+            log.warning("stations_not_flushed", stations=failed[:10], count=len(failed))
 
     async def wait_accepted(self, timeout_s: float = 30.0) -> None:
         await asyncio.gather(*(s.wait_accepted(timeout_s) for s in self.stations.values()))
 
-    async def plug_in(self, port: Port, ev: Vehicle) -> None:
-        ok = await self.stations[port.station_id].plug_in(port.connector_id, ev)
+    async def plug_in(self, port: Port, ev: Vehicle) -> bool:
+        station = self.stations[port.station_id]
+        try:
+            ok = await station.plug_in(port.connector_id, ev)
+        except Exception:
+            # one station's failure must not end the whole run; the session is recorded
+            log.exception("plug_in_failed", station_id=port.station_id, ev=ev.vehicle_id)
+            return False
         if not ok:
             log.warning("plug_in_not_authorized", station_id=port.station_id, ev=ev.vehicle_id)
+        return ok
 
     async def unplug(self, port: Port) -> None:
-        await self.stations[port.station_id].unplug(port.connector_id)
+        try:
+            await self.stations[port.station_id].unplug(port.connector_id)
+        except Exception:
+            log.exception("unplug_failed", station_id=port.station_id)
 
     def advance(self) -> None:
         for station in self.stations.values():

@@ -7,10 +7,12 @@ run at any speed reproduces the same site.
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime
 
 
+@functools.lru_cache(maxsize=8192)  # every knot serves many ticks
 def knot_value(seed: int, key: str, index: int) -> float:
     """Uniform in [0, 1) for one knot."""
     return random.Random(f"{seed}:{key}:{index}").random()

@@ -89,7 +89,7 @@ class MeterPublisher:
         while True:
             try:
                 async with aiomqtt.Client(
-                    self.host, self.port, identifier=self.client_id
+                    self.host, self.port, identifier=self.client_id, timeout=5.0
                 ) as client:
                     self._connected.set()
                     if was_down:

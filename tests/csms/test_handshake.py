@@ -45,6 +45,7 @@ async def test_version_chosen_by_subprotocol(csms_app: CsmsApp) -> None:
     for version in ("1.6", "2.0.1"):
         st = await connect(csms_app.url, f"CP-{version}", version)
         assert st.ws.subprotocol == f"ocpp{version}"
+        assert "currentTime" in await st.call("Heartbeat", {})
         assert csms_app.core.connections[f"CP-{version}"].ocpp_version == version
         await st.close()
     ws = await websockets.connect(

@@ -12,7 +12,7 @@ import pytest
 
 from edge.tariff.loader import load_tariff
 from simulators.demo.progress import SiteView, render
-from simulators.demo.record import make_report, read_record
+from simulators.demo.record import RecordError, make_report, read_record
 from simulators.demo.report import (
     Interval,
     RunRecord,
@@ -22,6 +22,7 @@ from simulators.demo.report import (
     plot_load,
     uncontrolled_intervals,
 )
+from simulators.scenario.output import RunOutput, SessionRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 LA = ZoneInfo("America/Los_Angeles")
@@ -87,34 +88,66 @@ def test_report_compares_bills_and_peaks(tmp_path: Path) -> None:
         assert part in text
 
 
+def write_run_file(record: RunRecord, path: Path) -> None:
+    """The record as the simulator writes it (its own RunOutput class, evsim-run/1)."""
+    out = RunOutput(
+        scenario="t",
+        site_id="reference-garage",
+        timezone="America/Los_Angeles",
+        start=record.intervals[0].start,
+        end=record.intervals[-1].start + timedelta(seconds=record.interval_s),
+        clock="sim",
+        mode="ocpp",
+    )
+    for iv in record.intervals:
+        t1 = iv.start + timedelta(seconds=record.interval_s)
+        out.add_power(iv.start, t1, {"site_kw": iv.site_kw, "ev_kw": iv.ev_kw})
+    for s in record.sessions:
+        out.sessions.append(
+            SessionRecord(
+                session_id=s.key,
+                vehicle_id="v1",
+                vehicle_type="leaf24",
+                arrival=s.arrival,
+                departure=s.departure,
+                energy_requested_kwh=s.requested_kwh,
+                arrival_soc_pct=30.0,
+                source="test",
+                status="completed",
+                station_id=s.key,
+                max_power_kw=s.max_kw,
+                plugged_in_at=s.arrival,
+                unplugged_at=s.departure,
+                energy_delivered_kwh=s.delivered_kwh,
+            )
+        )
+    out.sessions.append(
+        SessionRecord("x", "v2", "leaf24", T0, T0, 5.0, 30.0, "test", status="no_free_port")
+    )
+    out.write(path)
+
+
 def test_make_report_reads_a_record_file(tmp_path: Path) -> None:
     record = day_record()
-    data = {
-        "interval_s": record.interval_s,
-        "intervals": [
-            {"start": iv.start.isoformat(), "site_power_kw": iv.site_kw, "ev_power_kw": iv.ev_kw}
-            for iv in record.intervals
-        ],
-        "sessions": [
-            {
-                "station_id": s.key,
-                "arrival": s.arrival.isoformat(),
-                "departure": s.departure.isoformat(),
-                "requested_kwh": s.requested_kwh,
-                "delivered_kwh": s.delivered_kwh,
-                "max_power_kw": s.max_kw,
-            }
-            for s in record.sessions
-        ],
-    }
     path = tmp_path / "run.json"
-    path.write_text(json.dumps(data))
-    assert read_record(path).intervals == record.intervals
+    write_run_file(record, path)
+    read = read_record(path)
+    assert len(read.intervals) == 96 * 15  # written per minute
+    assert sum(iv.ev_kw for iv in read.intervals) / 60 == pytest.approx(13.2)
+    assert [s.key for s in read.sessions] == ["L2-F1-01/1"]  # the unserved one is left out
     text = make_report(path, ROOT / "edge" / "sites" / "reference-garage.toml", tmp_path)
     assert "TOTAL" in text
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["controlled"]["total"] < saved["uncontrolled"]["total"]
     assert (tmp_path / "site-load.png").exists()
+
+
+def test_read_record_names_a_bad_file(tmp_path: Path) -> None:
+    with pytest.raises(RecordError, match="wrote no record"):
+        read_record(tmp_path / "missing.json")
+    (tmp_path / "x.json").write_text('{"format": "other"}')
+    with pytest.raises(RecordError, match="evsim-run/1"):
+        read_record(tmp_path / "x.json")
 
 
 def test_progress_line() -> None:
@@ -140,3 +173,20 @@ def test_progress_printer_without_tty_prints_steps() -> None:
         printer.update(SiteView())
     lines = out.getvalue().splitlines()
     assert 15 <= len(lines) <= 21  # a line every 5 %, not one per update
+
+
+def test_progress_tolerates_pipeline_lag() -> None:
+    """At high speed MQTT lags the clock: freshness is judged from the newest sample."""
+    from evcommon.contract import MeterValuesEvent, Topics, encode
+
+    view = SiteView()
+    topics = Topics()
+    sampled = T0 + timedelta(hours=1)
+    for sid, kw in (("A", 6.6), ("B", 3.3)):
+        event = MeterValuesEvent(station_id=sid, connector_id=1, power_kw=kw, sampled_at=sampled)
+        view.handle(topics.connector_meter(sid, 1), encode(event), topics, "site")
+    view.handle(topics.connector_meter("C", 1), b"not json", topics, "site")
+    clock_now = sampled + timedelta(hours=2)  # the clock is far ahead of the data
+    assert view.charging(clock_now) == 2
+    assert view.ev_kw(clock_now) == pytest.approx(9.9)
+    assert view.bad_messages == 1

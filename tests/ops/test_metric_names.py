@@ -116,6 +116,9 @@ async def test_dashboard_and_rules_use_exported_metrics(
         edge_task = asyncio.create_task(edge.run(), name="edge")
         try:
             await asyncio.wait_for(edge.ready.wait(), 30)
+            # stopping the edge while it is still connecting can hang (reported); and a
+            # connected daemon is what Prometheus scrapes in production
+            await asyncio.wait_for(edge.link.connected.wait(), 30)
             assert edge.metrics_port
             exported = exported_names(await scrape(csms.metrics_port))
             exported |= exported_names(await scrape(edge.metrics_port))

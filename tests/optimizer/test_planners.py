@@ -14,6 +14,7 @@ from edge.optimizer.priority import same_weekday_forecast
 from edge.optimizer.registry import PLANNERS, build_planner
 from edge.planning import GroupWindow, PlanRequest, VehicleRequest
 from edge.tariff import Tariff, load_tariff
+from evcommon.errors import ConfigError
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2017, 7, 12, 0, 0, tzinfo=LA).astimezone(UTC)  # Wednesday, local midnight
@@ -234,7 +235,7 @@ def test_battery_and_pv_export_never_simultaneous():
 
 
 def test_unknown_strategy_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"optimizer\.strategy"):
+    with pytest.raises(ConfigError, match=r"optimizer\.strategy"):
         build_planner(OptimizerSection(strategy="nope"))
 
 
@@ -247,3 +248,18 @@ def test_same_weekday_forecast_averages_recent_weeks():
     forecast = same_weekday_forecast(history, start, 8, timezone="America/Los_Angeles", weeks=4)
     assert forecast[:4] == [15.0] * 4
     assert forecast[4:] == [16.0] * 4
+
+
+def test_warm_start_agrees_with_the_cold_milp():
+    req = random_request(6, seed=11, month_peak_kw={"max": 10.0})
+    tariff = req.tariff
+    assert isinstance(tariff, Tariff)
+    costs = {}
+    for warm in (True, False):
+        cfg = OptimizerSection(time_limit_s=30, warm_start=warm, mip_gap=1e-3)
+        plan = PLANNERS["milp"](cfg).plan(req)
+        assert plan.status == "optimal", plan.message
+        assert ("cold" in plan.message) != warm
+        short = sum(plan.shortfall_kwh.values())
+        costs[warm] = _bill_cost(req, tariff, np.array(plan.grid_kw)) + cfg.alpha_per_kwh * short
+    assert costs[True] == pytest.approx(costs[False], rel=2e-3)

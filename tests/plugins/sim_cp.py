@@ -51,7 +51,10 @@ class MiniCsms:
 
     async def start(self) -> None:
         self._server = await serve(
-            self._handler, self.host, 0, subprotocols=["ocpp1.6", "ocpp2.0.1"]  # type: ignore[list-item]
+            self._handler,
+            self.host,
+            self.port,
+            subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
 
@@ -64,7 +67,9 @@ class MiniCsms:
         return [r.action for r in self.received if station_id in (None, r.station_id)]
 
     def of(self, action: str, station_id: str | None = None) -> list[Received]:
-        return [r for r in self.received if r.action == action and station_id in (None, r.station_id)]
+        return [
+            r for r in self.received if r.action == action and station_id in (None, r.station_id)
+        ]
 
     async def wait_for(self, predicate: Any, timeout_s: float = 5.0) -> None:
         async with asyncio.timeout(timeout_s):
@@ -83,7 +88,9 @@ class MiniCsms:
         if conn is not None:
             conn.transport.abort()
 
-    async def call(self, station_id: str, action: str, payload: dict[str, Any], timeout_s: float = 5.0) -> Any:
+    async def call(
+        self, station_id: str, action: str, payload: dict[str, Any], timeout_s: float = 5.0
+    ) -> Any:
         """Send a CALL; returns the CALLRESULT payload or ("CALLERROR", code, description)."""
         conn = self._conns[station_id]
         msg_id = f"csms-{next(self._ids)}"
@@ -118,7 +125,9 @@ class MiniCsms:
                 del self._conns[station_id]
             self._changed.set()
 
-    async def _on_call(self, ws: ServerConnection, station_id: str, n: int, frame: list[Any]) -> None:
+    async def _on_call(
+        self, ws: ServerConnection, station_id: str, n: int, frame: list[Any]
+    ) -> None:
         _, msg_id, action, payload = frame
         if action in self.refuse_actions:
             await ws.send(json.dumps([4, msg_id, "InternalError", "refused by test", {}]))
@@ -130,7 +139,11 @@ class MiniCsms:
     def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if action == "BootNotification":
-            return {"status": self.boot_status, "currentTime": now, "interval": self.heartbeat_interval_s}
+            return {
+                "status": self.boot_status,
+                "currentTime": now,
+                "interval": self.heartbeat_interval_s,
+            }
         if action == "Heartbeat":
             return {"currentTime": now}
         if action == "Authorize":
@@ -146,6 +159,52 @@ class MiniCsms:
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
         return {}
+
+
+def profile_request(
+    version: str,
+    profile_id: int,
+    purpose: str,
+    limits: list[float] | float,
+    *,
+    unit: str = "W",
+    stack_level: int = 0,
+    connector_id: int = 1,
+    kind: str = "Absolute",
+    start: str | None = "2026-01-01T00:00:00Z",
+    period_s: int = 3600,
+    transaction_id: Any = None,
+) -> dict[str, Any]:
+    """A SetChargingProfile request for either version. ``purpose`` uses 1.6 names;
+    ChargePointMaxProfile becomes ChargingStationMaxProfile for 2.0.1."""
+    values = limits if isinstance(limits, list) else [limits]
+    periods = [{"startPeriod": i * period_s, "limit": v} for i, v in enumerate(values)]
+    schedule: dict[str, Any] = {"chargingRateUnit": unit, "chargingSchedulePeriod": periods}
+    if start is not None and kind != "Relative":
+        schedule["startSchedule"] = start
+    if version == "1.6":
+        prof: dict[str, Any] = {
+            "chargingProfileId": profile_id,
+            "stackLevel": stack_level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": kind,
+            "chargingSchedule": schedule,
+        }
+        if transaction_id is not None:
+            prof["transactionId"] = int(transaction_id)
+        return {"connectorId": connector_id, "csChargingProfiles": prof}
+    if purpose == "ChargePointMaxProfile":
+        purpose = "ChargingStationMaxProfile"
+    prof = {
+        "id": profile_id,
+        "stackLevel": stack_level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": kind,
+        "chargingSchedule": [{"id": profile_id, **schedule}],
+    }
+    if transaction_id is not None:
+        prof["transactionId"] = str(transaction_id)
+    return {"evseId": connector_id, "chargingProfile": prof}
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from csms.app import CsmsApp
+from csms.bridge.client import NODELAY
 from csms.config import CsmsSettings
 from evcommon import contract
 from evcommon.clock import Clock
@@ -147,7 +148,10 @@ class ContractProbe:
 @asynccontextmanager
 async def contract_probe(broker: Any) -> AsyncIterator[ContractProbe]:
     async with aiomqtt.Client(
-        broker.host, broker.port, protocol=aiomqtt.ProtocolVersion.V5
+        broker.host,
+        broker.port,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        socket_options=NODELAY,  # see csms.bridge.client.NODELAY
     ) as client:
         probe = ContractProbe(client)
         await client.subscribe(f"{contract.DEFAULT_PREFIX}/#", qos=1)

@@ -89,7 +89,9 @@ def test_spec_example_3_13_7_daily_default_profile() -> None:
 def test_stacking_exception_with_validity_window() -> None:
     """§3.13.2: a weekly base profile at stack 0, a holiday exception at stack 1
     valid for one day only."""
-    base = prof(1, "TxDefaultProfile", [(0, 7000)], kind="Recurring", recurrencyKind="Weekly", connector=0)
+    base = prof(
+        1, "TxDefaultProfile", [(0, 7000)], kind="Recurring", recurrencyKind="Weekly", connector=0
+    )
     holiday = prof(
         2,
         "TxDefaultProfile",
@@ -126,9 +128,19 @@ def test_highest_stack_without_duration_never_falls_back() -> None:
 def test_tx_profile_overrules_tx_default_only_for_its_transaction() -> None:
     default = prof(1, "TxDefaultProfile", [(0, 9000)], connector=0)
     tx = prof(2, "TxProfile", [(0, 4000)], transactionId=7)
-    args: dict[str, Any] = {"connector_id": 1, "start": T0, "duration_s": 600, "unit": "W", "electrical": AC3}
-    assert periods(composite_schedule([default, tx], **args, tx=TxContext(T0, "7"))) == [(0, 4000.0)]
-    assert periods(composite_schedule([default, tx], **args, tx=TxContext(T0, "8"))) == [(0, 9000.0)]
+    args: dict[str, Any] = {
+        "connector_id": 1,
+        "start": T0,
+        "duration_s": 600,
+        "unit": "W",
+        "electrical": AC3,
+    }
+    assert periods(composite_schedule([default, tx], **args, tx=TxContext(T0, "7"))) == [
+        (0, 4000.0)
+    ]
+    assert periods(composite_schedule([default, tx], **args, tx=TxContext(T0, "8"))) == [
+        (0, 9000.0)
+    ]
     assert periods(composite_schedule([default, tx], **args)) == [(0, 9000.0)]
 
 
@@ -137,7 +149,13 @@ def test_tx_profile_above_tx_default_still_overrules() -> None:
     default = prof(1, "TxDefaultProfile", [(0, 3000)], stack=5, connector=0)
     tx = prof(2, "TxProfile", [(0, 6000)])
     comp = composite_schedule(
-        [default, tx], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3, tx=TxContext(T0)
+        [default, tx],
+        connector_id=1,
+        start=T0,
+        duration_s=60,
+        unit="W",
+        electrical=AC3,
+        tx=TxContext(T0),
     )
     assert periods(comp) == [(0, 6000.0)]
 
@@ -146,7 +164,13 @@ def test_charge_point_max_profile_caps_everything() -> None:
     cp_max = prof(1, "ChargePointMaxProfile", [(0, 10), (1800, 6)], unit="A", connector=0)
     tx = prof(2, "TxProfile", [(0, 7000)])
     comp = composite_schedule(
-        [cp_max, tx], connector_id=1, start=T0, duration_s=3600, unit="W", electrical=AC3, tx=TxContext(T0)
+        [cp_max, tx],
+        connector_id=1,
+        start=T0,
+        duration_s=3600,
+        unit="W",
+        electrical=AC3,
+        tx=TxContext(T0),
     )
     # 10 A x 230 V x 3 = 6900 W < 7000 W; 6 A -> 4140 W
     assert periods(comp) == [(0, 6900.0), (1800, 4140.0)]
@@ -154,7 +178,9 @@ def test_charge_point_max_profile_caps_everything() -> None:
 
 def test_charge_point_max_profile_on_a_connector_is_ignored() -> None:
     bogus = prof(1, "ChargePointMaxProfile", [(0, 1000)], connector=1)
-    comp = composite_schedule([bogus], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3)
+    comp = composite_schedule(
+        [bogus], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3
+    )
     assert periods(comp) == [(0, 11040.0)]  # hardware limit only
 
 
@@ -162,7 +188,13 @@ def test_relative_profile_starts_at_transaction_start() -> None:
     rel = prof(1, "TxProfile", [(0, 2000), (3600, 5000)], kind="Relative", start=None)
     tx_start = T0 - timedelta(minutes=30)
     comp = composite_schedule(
-        [rel], connector_id=1, start=T0, duration_s=7200, unit="W", electrical=AC3, tx=TxContext(tx_start)
+        [rel],
+        connector_id=1,
+        start=T0,
+        duration_s=7200,
+        unit="W",
+        electrical=AC3,
+        tx=TxContext(tx_start),
     )
     assert periods(comp) == [(0, 2000.0), (1800, 5000.0)]
 
@@ -180,12 +212,18 @@ def test_connector_zero_default_applies_to_all_and_specific_overrides() -> None:
 def test_number_phases_in_amp_conversion() -> None:
     one = prof(1, "TxDefaultProfile", [(0, 16, 1)], unit="A", connector=0)
     three = prof(1, "TxDefaultProfile", [(0, 16)], unit="A", connector=0)  # absent = 3
-    w1 = composite_schedule([one], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3_BIG)
-    w3 = composite_schedule([three], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3_BIG)
+    w1 = composite_schedule(
+        [one], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3_BIG
+    )
+    w3 = composite_schedule(
+        [three], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3_BIG
+    )
     assert periods(w1) == [(0, 3680.0)] and w1.periods[0].number_phases == 1
     assert periods(w3) == [(0, 11040.0)]
     single = Electrical(voltage_v=240.0, phases=1, max_current_a=32.0, max_power_w=7680.0)
-    w_single = composite_schedule([three], connector_id=1, start=T0, duration_s=60, unit="W", electrical=single)
+    w_single = composite_schedule(
+        [three], connector_id=1, start=T0, duration_s=60, unit="W", electrical=single
+    )
     assert periods(w_single) == [(0, 3840.0)]  # a 1-phase station uses one phase
 
 
@@ -198,13 +236,17 @@ def test_future_start_and_valid_to_leave_hardware_limit_outside() -> None:
         connector=0,
         validTo="2026-07-01T03:00:00Z",
     )
-    comp = composite_schedule([later], connector_id=1, start=T0, duration_s=4 * 3600, unit="W", electrical=AC3)
+    comp = composite_schedule(
+        [later], connector_id=1, start=T0, duration_s=4 * 3600, unit="W", electrical=AC3
+    )
     assert periods(comp) == [(0, 11040.0), (3600, 4000.0), (3 * 3600, 11040.0)]
 
 
 def test_min_charging_rate_is_reported_in_the_asked_unit() -> None:
     p = prof(1, "TxDefaultProfile", [(0, 16)], unit="A", connector=0, minChargingRate=6.0)
-    comp = composite_schedule([p], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3)
+    comp = composite_schedule(
+        [p], connector_id=1, start=T0, duration_s=60, unit="W", electrical=AC3
+    )
     assert comp.min_rate == 4140.0
 
 
@@ -219,12 +261,16 @@ def test_weekly_recurrence_repeats_backwards_and_forwards() -> None:
         start=T0 + timedelta(days=7),
         connector=0,
     )
-    comp = composite_schedule([p], connector_id=1, start=T0, duration_s=2 * 86400, unit="W", electrical=AC3)
+    comp = composite_schedule(
+        [p], connector_id=1, start=T0, duration_s=2 * 86400, unit="W", electrical=AC3
+    )
     assert periods(comp) == [(0, 1000.0), (86400, 6000.0)]
 
 
 def test_connector_zero_composite_is_the_station_limit() -> None:
     cp_max = prof(1, "ChargePointMaxProfile", [(0, 20000)], connector=0)
     default = prof(2, "TxDefaultProfile", [(0, 1000)], connector=0)
-    comp = composite_schedule([cp_max, default], connector_id=0, start=T0, duration_s=60, unit="W", electrical=AC3_BIG)
+    comp = composite_schedule(
+        [cp_max, default], connector_id=0, start=T0, duration_s=60, unit="W", electrical=AC3_BIG
+    )
     assert periods(comp) == [(0, 20000.0)]

@@ -87,15 +87,31 @@ def test_stack_level_resolution_peak_override() -> None:
         start=T0 + timedelta(hours=8),
         duration=36000,
     )
-    comp = composite_schedule([base, peak], connector_id=1, start=T0, duration_s=2 * 86400, unit="A", electrical=AC3)
+    comp = composite_schedule(
+        [base, peak], connector_id=1, start=T0, duration_s=2 * 86400, unit="A", electrical=AC3
+    )
     h = 3600
-    assert periods(comp) == [(0, 32.0), (8 * h, 16.0), (18 * h, 32.0), (32 * h, 16.0), (42 * h, 32.0)]
+    assert periods(comp) == [
+        (0, 32.0),
+        (8 * h, 16.0),
+        (18 * h, 32.0),
+        (32 * h, 16.0),
+        (42 * h, 32.0),
+    ]
 
 
 def test_external_constraints_are_a_purpose_of_their_own() -> None:
     default = prof(1, "TxDefaultProfile", [(0, 32)])
-    external = prof(2, "ChargingStationExternalConstraints", [(0, 8)], start=T0 + timedelta(hours=1), duration=3600)
-    comp = composite_schedule([default, external], connector_id=1, start=T0, duration_s=3 * 3600, unit="A", electrical=AC3)
+    external = prof(
+        2,
+        "ChargingStationExternalConstraints",
+        [(0, 8)],
+        start=T0 + timedelta(hours=1),
+        duration=3600,
+    )
+    comp = composite_schedule(
+        [default, external], connector_id=1, start=T0, duration_s=3 * 3600, unit="A", electrical=AC3
+    )
     assert periods(comp) == [(0, 32.0), (3600, 8.0), (7200, 32.0)]
 
 
@@ -103,15 +119,34 @@ def test_evse_specific_default_beats_evse_zero_at_equal_stack_level() -> None:
     zero = prof(1, "TxDefaultProfile", [(0, 20)])
     one = prof(2, "TxDefaultProfile", [(0, 12)], evse=1)
     higher_zero = prof(3, "TxDefaultProfile", [(0, 6)], stack=3)
-    assert periods(composite_schedule([zero, one], connector_id=1, start=T0, duration_s=60, unit="A", electrical=AC3)) == [(0, 12.0)]
-    assert periods(composite_schedule([zero, one], connector_id=2, start=T0, duration_s=60, unit="A", electrical=AC3)) == [(0, 20.0)]
-    assert periods(composite_schedule([zero, one, higher_zero], connector_id=1, start=T0, duration_s=60, unit="A", electrical=AC3)) == [(0, 6.0)]
+    assert periods(
+        composite_schedule(
+            [zero, one], connector_id=1, start=T0, duration_s=60, unit="A", electrical=AC3
+        )
+    ) == [(0, 12.0)]
+    assert periods(
+        composite_schedule(
+            [zero, one], connector_id=2, start=T0, duration_s=60, unit="A", electrical=AC3
+        )
+    ) == [(0, 20.0)]
+    assert periods(
+        composite_schedule(
+            [zero, one, higher_zero],
+            connector_id=1,
+            start=T0,
+            duration_s=60,
+            unit="A",
+            electrical=AC3,
+        )
+    ) == [(0, 6.0)]
 
 
 def test_w_and_a_mixed_and_json_output() -> None:
     station_max = prof(1, "ChargingStationMaxProfile", [(0, 11000)], unit="W")
     default = prof(2, "TxDefaultProfile", [(0, 20)])
-    comp = composite_schedule([station_max, default], connector_id=1, start=T0, duration_s=600, unit="W", electrical=AC3)
+    comp = composite_schedule(
+        [station_max, default], connector_id=1, start=T0, duration_s=600, unit="W", electrical=AC3
+    )
     assert periods(comp) == [(0, 11000.0)]  # 20 A x 230 V x 3 = 13.8 kW > 11 kW
     out = composite_to_v201(comp, 1)
     assert out == {
@@ -126,11 +161,21 @@ def test_w_and_a_mixed_and_json_output() -> None:
 def test_tx_profile_of_another_transaction_does_not_apply() -> None:
     default = prof(1, "TxDefaultProfile", [(0, 20)])
     tx = prof(2, "TxProfile", [(0, 6)], evse=1, transactionId="other")
-    comp = composite_schedule([default, tx], connector_id=1, start=T0, duration_s=60, unit="A", electrical=AC3, tx=TxContext(T0, "mine"))
+    comp = composite_schedule(
+        [default, tx],
+        connector_id=1,
+        start=T0,
+        duration_s=60,
+        unit="A",
+        electrical=AC3,
+        tx=TxContext(T0, "mine"),
+    )
     assert periods(comp) == [(0, 20.0)]
 
 
 def test_valid_from_in_the_future_reverts_to_default_until_then() -> None:
     new = prof(1, "TxDefaultProfile", [(0, 10)], validFrom=(T0 + timedelta(minutes=15)).isoformat())
-    comp = composite_schedule([new], connector_id=1, start=T0, duration_s=3600, unit="A", electrical=AC3)
+    comp = composite_schedule(
+        [new], connector_id=1, start=T0, duration_s=3600, unit="A", electrical=AC3
+    )
     assert periods(comp) == [(0, 32.0), (900, 10.0)]

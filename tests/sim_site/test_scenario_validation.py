@@ -119,7 +119,7 @@ def test_cli_validate_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = _write(tmp_path, BASE.replace('type = "L2"', 'type = "L3"'))
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "s.toml:10: field 'stations[0].type': unknown station type 'L3'" in err
+    assert "s.toml:11: field 'stations[0].type': unknown station type 'L3'" in err
 
 
 def test_shipped_scenarios_validate() -> None:

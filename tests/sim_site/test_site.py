@@ -57,8 +57,17 @@ def test_pv_clouds_reduce_output_reproducibly() -> None:
 
 
 def test_battery_shaves_peaks_and_recharges() -> None:
-    bat = Battery(BatterySpec(capacity_kwh=20, power_kw=10, initial_soc_pct=50, min_soc_pct=10,
-                              shave_above_kw=100, charge_below_kw=50, efficiency=1.0))
+    bat = Battery(
+        BatterySpec(
+            capacity_kwh=20,
+            power_kw=10,
+            initial_soc_pct=50,
+            min_soc_pct=10,
+            shave_above_kw=100,
+            charge_below_kw=50,
+            efficiency=1.0,
+        )
+    )
     assert bat.step(104.0, 3600) == pytest.approx(-4.0)
     assert bat.stored_kwh == pytest.approx(6.0)
     assert bat.step(200.0, 3600) == pytest.approx(-4.0)  # only down to min SoC (2 kWh)

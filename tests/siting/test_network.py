@@ -75,11 +75,21 @@ INLINE = {
             {"name": "far", "vn_kv": 0.4},
         ],
         "lines": [
-            {"from_bus": "lv", "to_bus": "near", "length_km": 0.1,
-             "r_ohm_per_km": 0.2, "x_ohm_per_km": 0.08},
-            {"from_bus": "lv", "to_bus": "far", "length_km": 1.0,
-             "r_ohm_per_km": 0.3, "x_ohm_per_km": 0.08},
-        ],  # fmt: skip
+            {
+                "from_bus": "lv",
+                "to_bus": "near",
+                "length_km": 0.1,
+                "r_ohm_per_km": 0.2,
+                "x_ohm_per_km": 0.08,
+            },
+            {
+                "from_bus": "lv",
+                "to_bus": "far",
+                "length_km": 1.0,
+                "r_ohm_per_km": 0.3,
+                "x_ohm_per_km": 0.08,
+            },
+        ],
         "loads": [{"bus": "near", "p_kw": 150.0}],
     },
     "chargers": [
@@ -118,8 +128,11 @@ def test_pandapower_json_network(tmp_path) -> None:  # type: ignore[no-untyped-d
     pp.to_json(build_ieee13().net, str(path))
     cfg = validate_section(
         SitingSection,
-        {"model": "json", "network_json": str(path),
-         "chargers": [{"station_id": "a", "node": "675", "max_power_kw": 50}]},  # fmt: skip
+        {
+            "model": "json",
+            "network_json": str(path),
+            "chargers": [{"station_id": "a", "node": "675", "max_power_kw": 50}],
+        },
         source="t",
     )
     site = build_site(cfg, site_id="j")

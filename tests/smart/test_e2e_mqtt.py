@@ -32,7 +32,10 @@ async def site(
 ) -> AsyncIterator[tuple[CsmsApp, SimStation, ContractProbe, SimClock]]:
     clock = SimClock(datetime(2026, 7, 1, 8, tzinfo=UTC), speed=SPEED)
     cfg = StationConfig(
-        station_id="CP1", ocpp_version=version, preset="L2", meter_interval_s=METER_S,
+        station_id="CP1",
+        ocpp_version=version,
+        preset="L2",
+        meter_interval_s=METER_S,
         quirks=quirks or Quirks(),
     )
     async with (
@@ -54,15 +57,20 @@ async def charging(station: SimStation, probe: ContractProbe) -> None:
 
 async def next_meter_kw(probe: ContractProbe, after: int) -> float:
     meter = probe.topics.connector_meter("CP1", 1)
-    _, data = await probe.wait_for(lambda t, d: t == meter and "power_kw" in d, after=after,
-                                   timeout_s=3 * METER_S / SPEED + 2)
+    _, data = await probe.wait_for(
+        lambda t, d: t == meter and "power_kw" in d, after=after, timeout_s=3 * METER_S / SPEED + 2
+    )
     return float(data["power_kw"])
 
 
 def set_limit(clock: SimClock, **kw: Any) -> contract.SetLimit:
     fields: dict[str, Any] = dict(
-        correlation_id="c-1", station_id="CP1", connector_id=1, purpose="tx_default",
-        limit_kw=3.3, valid_to=clock.now() + timedelta(hours=1),
+        correlation_id="c-1",
+        station_id="CP1",
+        connector_id=1,
+        purpose="tx_default",
+        limit_kw=3.3,
+        valid_to=clock.now() + timedelta(hours=1),
     )
     fields.update(kw)
     return contract.SetLimit(**fields)
@@ -111,7 +119,7 @@ async def test_valid_to_in_the_past_is_refused(mqtt_broker, sqlite_url) -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_rebooted_station_gets_its_profiles_back(mqtt_broker, sqlite_url, version) -> None:
-    async with site(mqtt_broker, sqlite_url, version) as (_app, station, probe, clock):
+    async with site(mqtt_broker, sqlite_url, version) as (_app, station, probe, _clock):
         safe = contract.InstallSafeLimits(
             correlation_id="safe", station_id="CP1", station_max_kw=5.0, connector_default_kw=4.0
         )
@@ -124,8 +132,9 @@ async def test_rebooted_station_gets_its_profiles_back(mqtt_broker, sqlite_url, 
         profiles = probe.topics.profiles("CP1")
         for purpose in ("station_max", "tx_default"):
             await probe.wait_for(
-                lambda t, d, p=purpose: t == profiles and d["event"] == "reinstalled"
-                and d["purpose"] == p,
+                lambda t, d, p=purpose: (
+                    t == profiles and d["event"] == "reinstalled" and d["purpose"] == p
+                ),
                 after=start,
             )
         assert station.limit_kw(1) == pytest.approx(4.0)
@@ -137,27 +146,45 @@ async def test_malformed_commands_get_an_error_naming_the_problem(mqtt_broker, s
         reply = await probe.command("CP1", b"{not json")
         assert reply.error is not None and reply.error.code == "invalid_command"
         assert reply.error.message.startswith("payload:")
-        bad = {"command": "set_limit", "correlation_id": "m-2", "station_id": "CP1",
-               "limit_kw": "lots", "colour": "red"}
+        bad = {
+            "command": "set_limit",
+            "correlation_id": "m-2",
+            "station_id": "CP1",
+            "limit_kw": "lots",
+            "colour": "red",
+        }
         reply = await probe.command("CP1", bad)
         assert reply.correlation_id == "m-2" and reply.error is not None
         assert "set_limit.limit_kw" in reply.error.message
         assert "set_limit.colour: unknown field" in reply.error.message
-        reply = await probe.command("CP1", {"command": "fly", "correlation_id": "m-3",
-                                            "station_id": "CP1"})
+        reply = await probe.command(
+            "CP1", {"command": "fly", "correlation_id": "m-3", "station_id": "CP1"}
+        )
         assert reply.error is not None and "command" in reply.error.message
         # reply_to instead of MQTT 5 properties (the documented fallback)
         before = len(probe.messages)
-        raw = {"command": "reset", "correlation_id": "m-4", "station_id": "CP1",
-               "kind": "warm", "reply_to": probe.reply_topic}
+        raw = {
+            "command": "reset",
+            "correlation_id": "m-4",
+            "station_id": "CP1",
+            "kind": "warm",
+            "reply_to": probe.reply_topic,
+        }
         await probe.send("CP1", raw, mqtt5=False)
         _, data = await probe.wait_for(
             lambda t, d: t == probe.reply_topic and d.get("correlation_id") == "m-4", after=before
         )
         assert data["ok"] is False and "reset.kind" in data["error"]["message"]
         # the bridge is still serving
-        ok = await probe.command("CP1", {"command": "trigger_message", "correlation_id": "m-5",
-                                         "station_id": "CP1", "message": "Heartbeat"})
+        ok = await probe.command(
+            "CP1",
+            {
+                "command": "trigger_message",
+                "correlation_id": "m-5",
+                "station_id": "CP1",
+                "message": "Heartbeat",
+            },
+        )
         assert ok.ok, ok.error
 
 
@@ -165,8 +192,7 @@ async def test_unknown_and_offline_stations_fail_at_once(mqtt_broker, sqlite_url
     clock = SimClock(datetime(2026, 7, 1, tzinfo=UTC), speed=SPEED)
     async with (
         contract_probe(mqtt_broker) as probe,
-        run_csms(mqtt_broker, sqlite_url, clock, security={"allow_unknown_stations": False})
-        as app,
+        run_csms(mqtt_broker, sqlite_url, clock, security={"allow_unknown_stations": False}) as app,
     ):
         async with app.database.session() as s, s.begin():
             s.add(Station(station_id="CP-OFF", registry_status="Accepted"))
@@ -174,6 +200,92 @@ async def test_unknown_and_offline_stations_fail_at_once(mqtt_broker, sqlite_url
         t0 = loop.time()
         reply = await probe.command("NOPE", set_limit(clock, station_id="NOPE"))
         assert reply.error is not None and reply.error.code == "unknown_station"
-        reply = await probe.command("CP-OFF", set_limit(clock, station_id="CP-OFF"))
+        cmd = set_limit(clock, station_id="CP-OFF", correlation_id="c-2")
+        reply = await probe.command("CP-OFF", cmd)
         assert reply.error is not None and reply.error.code == "station_offline"
         assert loop.time() - t0 < 2.0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_core_commands_via_mqtt(mqtt_broker, sqlite_url, version) -> None:
+    async with site(mqtt_broker, sqlite_url, version) as (_app, station, probe, _clock):
+        await charging(station, probe)
+        _, started = await probe.wait_for(
+            lambda t, d: t == probe.topics.transactions("CP1") and d["event"] == "started"
+        )
+        tx_id = started["transaction_id"]
+        stop = {
+            "command": "remote_stop",
+            "correlation_id": "s1",
+            "station_id": "CP1",
+            "transaction_id": tx_id,
+        }
+        reply = await probe.command("CP1", stop)
+        assert reply.ok and reply.data == {"status": "Accepted"}, reply
+        await probe.wait_for(
+            lambda t, d: (
+                t == probe.topics.transactions("CP1")
+                and d["event"] == "ended"
+                and d["transaction_id"] == tx_id
+            )
+        )
+        # the station's refusal comes back as `rejected` with its answer
+        reply = await probe.command("CP1", {**stop, "correlation_id": "s2"})
+        assert reply.error is not None and reply.error.code == "rejected"
+        assert "Rejected" in reply.error.message
+        start = {
+            "command": "remote_start",
+            "correlation_id": "s3",
+            "station_id": "CP1",
+            "connector_id": 1,
+            "id_token": "REMOTE-1",
+        }
+        reply = await probe.command("CP1", start)
+        assert reply.ok, reply.error
+        await probe.wait_for(
+            lambda t, d: (
+                t == probe.topics.transactions("CP1")
+                and d["event"] == "started"
+                and d.get("id_token") == "REMOTE-1"
+            )
+        )
+        avail = {
+            "command": "change_availability",
+            "correlation_id": "s4",
+            "station_id": "CP1",
+            "connector_id": 0,
+            "available": True,
+        }
+        reply = await probe.command("CP1", avail)
+        assert reply.ok, reply.error
+        comp = await probe.command(
+            "CP1",
+            {
+                "command": "get_composite_schedule",
+                "correlation_id": "s5",
+                "station_id": "CP1",
+                "connector_id": 1,
+                "duration_s": 600,
+            },
+        )
+        assert comp.ok and comp.data is not None
+        assert comp.data["periods"][0]["limit_kw"] == pytest.approx(6.6, abs=0.05)
+
+
+async def test_csms_state_is_retained_and_goes_offline_on_shutdown(mqtt_broker, sqlite_url):
+    clock = SimClock(datetime(2026, 7, 1, tzinfo=UTC), speed=SPEED)
+    async with contract_probe(mqtt_broker) as probe:
+        async with run_csms(mqtt_broker, sqlite_url, clock):
+            await probe.wait_for(lambda t, d: t == probe.topics.csms_state and d["online"])
+            mark = len(probe.messages)
+        await probe.wait_for(
+            lambda t, d: t == probe.topics.csms_state and d["online"] is False, after=mark
+        )
+
+
+async def test_command_that_takes_too_long_times_out(mqtt_broker, sqlite_url) -> None:
+    mqtt = {"command_timeout_s": 0.001}
+    async with site(mqtt_broker, sqlite_url, "2.0.1", mqtt=mqtt) as (_app, _st, probe, clock):
+        reply = await probe.command("CP1", set_limit(clock))
+        assert reply.error is not None and reply.error.code == "timeout"
+        assert reply.correlation_id == "c-1"

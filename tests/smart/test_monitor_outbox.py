@@ -16,9 +16,19 @@ T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 def rec(pid: int, connector: int, purpose: str, kw: float, level: int = 1, **kw_: object) -> Record:
     fields: dict[str, object] = dict(
-        station_id="CP", profile_id=pid, connector_id=connector, purpose=purpose,
-        stack_level=level, rate_unit="W", ocpp_version="1.6", periods_kw=[Period(0, kw)],
-        schedule_start=T0, valid_to=None, transaction_id=None, request={}, installed_at=T0,
+        station_id="CP",
+        profile_id=pid,
+        connector_id=connector,
+        purpose=purpose,
+        stack_level=level,
+        rate_unit="W",
+        ocpp_version="1.6",
+        periods_kw=[Period(0, kw)],
+        schedule_start=T0,
+        valid_to=None,
+        transaction_id=None,
+        request={},
+        installed_at=T0,
     )
     fields.update(kw_)
     return Record(**fields)  # type: ignore[arg-type]

@@ -80,8 +80,14 @@ def test_set_profile_16_tx_default() -> None:
 
 
 def test_set_profile_201_station_max_relative_becomes_absolute() -> None:
-    s = spec(purpose="station_max", connector_id=0, kind="relative", rate_unit="A",
-             periods=(Period(0, 16.0),), number_phases=1)
+    s = spec(
+        purpose="station_max",
+        connector_id=0,
+        kind="relative",
+        rate_unit="A",
+        periods=(Period(0, 16.0),),
+        number_phases=1,
+    )
     payload = set_profile_request(s, "2.0.1", NOW)
     profile = payload["chargingProfile"]
     assert payload["evseId"] == 0
@@ -90,7 +96,9 @@ def test_set_profile_201_station_max_relative_becomes_absolute() -> None:
     (schedule,) = profile["chargingSchedule"]
     assert schedule["id"] == 7 and schedule["chargingRateUnit"] == "A"
     assert schedule["startSchedule"] == "2026-07-01T12:00:00Z"
-    assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 16.0, "numberPhases": 1}]
+    assert schedule["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 16.0, "numberPhases": 1}
+    ]
 
 
 def test_tx_profile_carries_transaction_and_recurring_kinds() -> None:
@@ -98,7 +106,9 @@ def test_tx_profile_carries_transaction_and_recurring_kinds() -> None:
     assert p16["csChargingProfiles"]["transactionId"] == 42
     assert p16["csChargingProfiles"]["chargingProfileKind"] == "Relative"
     assert "startSchedule" not in p16["csChargingProfiles"]["chargingSchedule"]
-    p201 = set_profile_request(spec(purpose="tx", transaction_id="tx-a", kind="daily"), "2.0.1", NOW)
+    p201 = set_profile_request(
+        spec(purpose="tx", transaction_id="tx-a", kind="daily"), "2.0.1", NOW
+    )
     prof = p201["chargingProfile"]
     assert prof["transactionId"] == "tx-a"
     assert (prof["chargingProfileKind"], prof["recurrencyKind"]) == ("Recurring", "Daily")
@@ -118,22 +128,37 @@ def test_clear_never_targets_external_constraints() -> None:
 
 def test_composite_parsing_reads_its_own_unit() -> None:
     assert composite_request("1.6", 1, 300, "W") == {
-        "duration": 300, "connectorId": 1, "chargingRateUnit": "W"
+        "duration": 300,
+        "connectorId": 1,
+        "chargingRateUnit": "W",
     }
     assert composite_request("2.0.1", 1, 300, None) == {"duration": 300, "evseId": 1}
     r16 = {
-        "status": "Accepted", "connectorId": 1, "scheduleStart": "2026-07-01T12:00:00Z",
-        "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [
-            {"startPeriod": 0, "limit": 13.7, "numberPhases": 1},
-            {"startPeriod": 600, "limit": 27.5}]},
+        "status": "Accepted",
+        "connectorId": 1,
+        "scheduleStart": "2026-07-01T12:00:00Z",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 13.7, "numberPhases": 1},
+                {"startPeriod": 600, "limit": 27.5},
+            ],
+        },
     }
     comp = parse_composite("1.6", r16, 1)
     assert comp is not None and comp.rate_unit == "A"
     assert comp.limit_at(10) == (13.7, 1)
     assert comp.limit_at(601) == (27.5, None)
-    r201 = {"status": "Accepted", "schedule": {
-        "evseId": 2, "duration": 300, "scheduleStart": "2026-07-01T12:00:00Z",
-        "chargingRateUnit": "W", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3300}]}}
+    r201 = {
+        "status": "Accepted",
+        "schedule": {
+            "evseId": 2,
+            "duration": 300,
+            "scheduleStart": "2026-07-01T12:00:00Z",
+            "chargingRateUnit": "W",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 3300}],
+        },
+    }
     comp2 = parse_composite("2.0.1", r201, 2)
     assert comp2 is not None and comp2.connector_id == 2 and comp2.limit_at(0) == (3300.0, None)
     assert parse_composite("2.0.1", {"status": "Rejected"}, 1) is None
@@ -142,28 +167,54 @@ def test_composite_parsing_reads_its_own_unit() -> None:
 def test_capabilities_parse_both_versions() -> None:
     action, payload = capabilities.request("1.6")
     assert action == "GetConfiguration" and "ChargeProfileMaxStackLevel" in payload["key"]
-    c16 = capabilities.parse("1.6", {"configurationKey": [
-        {"key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True, "value": "Current"},
-        {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "0"},
-        {"key": "ChargingScheduleMaxPeriods", "readonly": True, "value": "5"},
-    ]})
+    c16 = capabilities.parse(
+        "1.6",
+        {
+            "configurationKey": [
+                {
+                    "key": "ChargingScheduleAllowedChargingRateUnit",
+                    "readonly": True,
+                    "value": "Current",
+                },
+                {"key": "ChargeProfileMaxStackLevel", "readonly": True, "value": "0"},
+                {"key": "ChargingScheduleMaxPeriods", "readonly": True, "value": "5"},
+            ]
+        },
+    )
     assert (c16.rate_units, c16.max_stack_level, c16.max_periods) == (frozenset("A"), 0, 5)
-    c201 = capabilities.parse("2.0.1", {"getVariableResult": [
-        {"attributeStatus": "Accepted", "component": {"name": "SmartChargingCtrlr"},
-         "variable": {"name": "RateUnit"}, "attributeValue": "A,W"},
-        {"attributeStatus": "Accepted", "component": {"name": "SmartChargingCtrlr"},
-         "variable": {"name": "Enabled"}, "attributeValue": "false"},
-        {"attributeStatus": "UnknownVariable", "component": {"name": "SmartChargingCtrlr"},
-         "variable": {"name": "ProfileStackLevel"}},
-    ]})
+    c201 = capabilities.parse(
+        "2.0.1",
+        {
+            "getVariableResult": [
+                {
+                    "attributeStatus": "Accepted",
+                    "component": {"name": "SmartChargingCtrlr"},
+                    "variable": {"name": "RateUnit"},
+                    "attributeValue": "A,W",
+                },
+                {
+                    "attributeStatus": "Accepted",
+                    "component": {"name": "SmartChargingCtrlr"},
+                    "variable": {"name": "Enabled"},
+                    "attributeValue": "false",
+                },
+                {
+                    "attributeStatus": "UnknownVariable",
+                    "component": {"name": "SmartChargingCtrlr"},
+                    "variable": {"name": "ProfileStackLevel"},
+                },
+            ]
+        },
+    )
     assert c201.rate_units == {"A", "W"} and c201.max_stack_level == 0
     assert c201.smart_charging_enabled is False
     assert capabilities.parse("1.6", {"configurationKey": []}).known is False
 
 
 def cmd(**kw: object) -> contract.SetLimit:
-    base: dict[str, object] = dict(correlation_id="c", station_id="CP", connector_id=1,
-                                   limit_kw=3.3)
+    base: dict[str, object] = dict(
+        correlation_id="c", station_id="CP", connector_id=1, limit_kw=3.3
+    )
     base.update(kw)
     return contract.SetLimit(**base)  # type: ignore[arg-type]
 
@@ -181,8 +232,10 @@ def test_validate_refuses_past_valid_to_and_names_the_field() -> None:
 
 
 def test_schedule_merges_and_truncates_to_max_periods() -> None:
-    periods = [contract.SchedulePeriod(start_s=i * 60, limit_kw=kw)
-               for i, kw in enumerate([3.3, 3.3, 4.0, 5.0, 6.0, 6.6])]
+    periods = [
+        contract.SchedulePeriod(start_s=i * 60, limit_kw=kw)
+        for i, kw in enumerate([3.3, 3.3, 4.0, 5.0, 6.0, 6.6])
+    ]
     out = plan.convert_schedule(periods, "W", voltage_v=230, phases=3, max_periods=3)
     assert [p.limit for p in out.periods] == [3300.0, 4000.0, 5000.0]
     assert out.duration_s == 240 and out.truncated_periods == 2
@@ -206,7 +259,11 @@ def test_fallback_chain() -> None:
 
 
 def test_profile_ids_are_stable_and_distinct() -> None:
-    ids = {profile_id_for(100_000, c, p, s) for c in (0, 1, 2)
-           for p in ("station_max", "tx_default", "tx") for s in (0, 1)}
+    ids = {
+        profile_id_for(100_000, c, p, s)
+        for c in (0, 1, 2)
+        for p in ("station_max", "tx_default", "tx")
+        for s in (0, 1)
+    }
     assert len(ids) == 18
     assert profile_id_for(100_000, 1, "tx_default", 1) == 101_201

@@ -144,3 +144,43 @@ def test_cli_reads_csv_and_prints_items(tmp_path: Path, capsys):
     path.write_text("timestamp,power_kw\nnot-a-time,3\n")
     assert bill_main([str(path)]) == 2
     assert "load.csv:2" in capsys.readouterr().err
+
+
+def test_cli_bills_scenario_runs_side_by_side(tmp_path: Path, capsys):
+    from simulators.scenario.output import RunOutput
+
+    paths = []
+    for name, power_kw in (("uncontrolled", 20.0), ("controlled", 10.0)):
+        start = datetime(2017, 7, 12, 12, 0, tzinfo=LA).astimezone(UTC)
+        run = RunOutput(
+            name,
+            "reference-garage",
+            "America/Los_Angeles",
+            start,
+            start + timedelta(hours=1),
+            "sim",
+            "local",
+        )
+        run.add_power(start, start + timedelta(hours=1), {"site_kw": power_kw})
+        path = tmp_path / f"{name}.json"
+        run.write(path)
+        paths.append(str(path))
+    assert bill_main(paths) == 0
+    out = capsys.readouterr().out
+    # 1 h at 20 kW in the summer peak: 20 kWh x 0.14726 + 20 kW x (18.74 + 17.33)
+    assert f"{20 * 0.14726 + 20 * (18.74 + 17.33):.2f}" in out
+    assert f"{10 * 0.14726 + 10 * (18.74 + 17.33):.2f}" in out
+    assert "Comparison" in out
+
+
+def test_month_to_date_peaks_for_the_planner(e19):
+    from edge.tariff.bill import month_to_date_peaks
+
+    samples = constant(datetime(2017, 6, 30, tzinfo=LA), datetime(2017, 7, 12, tzinfo=LA), 5.0)
+    spikes = {
+        datetime(2017, 6, 30, 13, 0, tzinfo=LA).astimezone(UTC): 50.0,  # June: other bill
+        datetime(2017, 7, 10, 13, 0, tzinfo=LA).astimezone(UTC): 30.0,  # July peak period
+    }
+    samples = [(t, spikes.get(t, p)) for t, p in samples]
+    now = datetime(2017, 7, 12, 9, 0, tzinfo=LA)
+    assert month_to_date_peaks(samples, e19, now) == {"peak": 30.0, "part_peak": 5.0, "max": 30.0}

@@ -1,0 +1,112 @@
+"""The ``csms`` console script: registry management and a graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import structlog
+import websockets
+
+from csms.cli import main
+from tests.plugins.infra import free_port
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> object:
+    # main() configures structlog onto the (captured) stderr of this test; undo it so
+    # later tests do not log to a closed file
+    yield
+    structlog.reset_defaults()
+
+
+def test_stations_and_idtags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'reg.db'}"
+    assert main(["stations", "add", "--db", db, "CP-1", "--password", "S3cret"]) == 0
+    assert main(["stations", "add", "--db", db, "CP-2", "--status", "Pending"]) == 0
+    capsys.readouterr()
+    assert main(["stations", "list", "--db", db]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("CP-1\tAccepted\tpassword") and out[1].startswith(
+        "CP-2\tPending\tno-password"
+    )
+    assert "S3cret" not in "".join(out)
+    assert main(["stations", "remove", "--db", db, "CP-2"]) == 0
+    assert main(["stations", "remove", "--db", db, "CP-2"]) == 1
+    assert main(["idtags", "add", "--db", db, "TAG-1", "--expiry", "2030-01-01T00:00:00Z"]) == 0
+    assert main(["idtags", "add", "--db", db, "TAG-2", "--status", "Blocked"]) == 0
+    capsys.readouterr()
+    assert main(["idtags", "list", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "TAG-1\tAccepted\texpiry 2030-01-01T00:00:00+00:00" in out and "TAG-2\tBlocked" in out
+    assert main(["idtags", "remove", "--db", db, "TAG-1"]) == 0
+
+
+def test_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "csms.toml"
+    cfg.write_text("[server]\nprot = 9000\n")
+    assert main(["stations", "list", "--config", str(cfg)]) == 2
+    assert "server.prot: unknown key" in capsys.readouterr().err
+    cfg.write_text('[security]\nallow_unknown_stations = "maybe"\n')
+    assert main(["stations", "list", "--config", str(cfg)]) == 2
+    assert "security.allow_unknown_stations" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = tmp_path / "csms.toml"
+    cfg.write_text('[server]\nhost = "127.0.0.1"\nmetrics_port = 0\n[logging]\nformat = "json"\n')
+    env = {**os.environ, "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "csms.cli",
+            "serve",
+            "--config",
+            str(cfg),
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{tmp_path / 'serve.db'}",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                ws = await websockets.connect(
+                    f"ws://127.0.0.1:{port}/ocpp/CP-sig", subprotocols=["ocpp1.6"]
+                )  # type: ignore[list-item]
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, (
+                    "csms serve did not start"
+                )
+                await asyncio.sleep(0.1)
+        await ws.send(
+            json.dumps(
+                [2, "1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
+            )
+        )
+        assert json.loads(await ws.recv())[2]["status"] == "Accepted"
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(ws.wait_closed(), 10)
+        assert ws.close_code == 1001
+        assert await asyncio.to_thread(proc.wait, 10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+    assert '"event": "stopping: finishing in-flight messages"' in err or "stopping" in err
