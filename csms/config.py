@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from csms.bridge.config import MqttSection
 from csms.smart.config import SmartChargingSection
 from evcommon.clock import parse_clock
-from evcommon.config import Section, SettingsBase, load_settings
+from evcommon.config import Section, SettingsBase, load_settings, validate_section
 
 DEFAULT_DB_URL = "sqlite:///data/csms.db"
 
@@ -34,6 +34,12 @@ class ServerSection(Section):
     heartbeat_interval_s: int = Field(default=300, ge=1)
     # BootNotification of a station that is not registered but allowed: Accepted or Pending.
     unknown_station_boot_status: Literal["Accepted", "Pending"] = "Accepted"
+
+    @field_validator("default_version", mode="before")
+    @classmethod
+    def _none(cls, value: object) -> object:
+        # TOML has no null: "none" (or "") refuses chargers that offer no subprotocol
+        return None if isinstance(value, str) and value.lower() in ("", "none") else value
 
 
 class DatabaseSection(Section):
@@ -83,12 +89,18 @@ def load(
     db: str | None = None,
     clock: str | None = None,
 ) -> CsmsSettings:
-    """Settings from an optional TOML file, the environment and command-line options."""
-    overrides: dict[str, Any] = {}
-    if host is not None or port is not None:
-        overrides["server"] = {"host": host, "port": port}
+    """Settings from an optional TOML file and the environment; command-line options win."""
+    settings = load_settings(CsmsSettings, path)
+    # applied after validation: the settings sources rank the environment above
+    # constructor data, and options given on the command line must beat both
+    server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if server:
+        data = {**settings.server.model_dump(), **server}
+        settings.server = validate_section(ServerSection, data, source="command line")
     if db is not None:
-        overrides["database"] = {"url": db}
+        data = {**settings.database.model_dump(), "url": db}
+        settings.database = validate_section(DatabaseSection, data, source="command line")
     if clock is not None:
-        overrides["clock"] = clock
-    return load_settings(CsmsSettings, path, overrides=overrides or None)
+        parse_clock(clock)
+        settings.clock = clock
+    return settings

@@ -112,7 +112,7 @@ class Connection:
         if isinstance(frame, Call):
             known = frame.action in protocol.known_actions(self.ocpp_version)
             label = frame.action if known else "(unknown)"  # bounded label set
-            m.messages_in.labels(self.ocpp_version, label, "call").inc()
+            m.child(m.messages_in, self.ocpp_version, label, "call").inc()
             async with self._busy:
                 await self._on_call(frame)
         elif isinstance(frame, CallResult | CallError):
@@ -161,9 +161,8 @@ class Connection:
             )
             return
         await self._send(protocol.dumps_result(frame.message_id, response), action, "result")
-        self.core.metrics.handler_latency.labels(self.ocpp_version, action).observe(
-            time.perf_counter() - started
-        )
+        m = self.core.metrics
+        m.child(m.handler_latency, self.ocpp_version, action).observe(time.perf_counter() - started)
         after = getattr(response, "after_send", None)
         if after is not None:
             after()
@@ -184,4 +183,5 @@ class Connection:
                 raise
             self.log.info("could not answer: connection closed", action=action)
             return
-        self.core.metrics.messages_out.labels(self.ocpp_version, action, kind).inc()
+        m = self.core.metrics
+        m.child(m.messages_out, self.ocpp_version, action, kind).inc()

@@ -56,11 +56,15 @@ class Core:
             return True
         return await self.registered_station(station_id) is not None
 
-    async def registered_station(self, station_id: str) -> Station | None:
+    async def station(self, station_id: str) -> Station | None:
+        """The station's row (registered or not), or None when never seen."""
         async with self.database.session() as s:
-            row = (
+            return (
                 await s.execute(select(Station).where(Station.station_id == station_id))
             ).scalar_one_or_none()
+
+    async def registered_station(self, station_id: str) -> Station | None:
+        row = await self.station(station_id)
         return row if row is not None and row.registry_status is not None else None
 
     # -- events ----------------------------------------------------------------

@@ -56,9 +56,18 @@ class Metrics:
             registry=r,
         )
         self.db_errors = Counter("csms_db_errors", "Database units of work that failed", registry=r)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: labels() costs more than the increment."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics on ``port`` (0: a free one) in a daemon thread."""

@@ -100,7 +100,9 @@ class OcppServer:
     async def _authenticate(
         self, conn: ServerConnection, request: Request, sid: str
     ) -> Response | None:
-        station = await self.core.registered_station(sid)
+        row = await self.core.station(sid)
+        conn.csms_station_row = row  # type: ignore[attr-defined]  # read again in _handle
+        station = row if row is not None and row.registry_status is not None else None
         credentials = security.parse_basic_auth(request.headers.get("Authorization"))
         if station is None:
             if self.core.settings.security.allow_unknown_stations:
@@ -136,8 +138,9 @@ class OcppServer:
             if ws.subprotocol
             else self.core.settings.server.default_version or "1.6"
         )
-        station = await self.core.registered_station(sid)
-        ready = await self._was_accepted(sid)
+        row = getattr(ws, "csms_station_row", None)
+        ready = row is not None and row.boot_status == "Accepted"
+        station = row if row is not None and row.registry_status is not None else None
         conn = Connection(self.core, ws, sid, version, HANDLERS[version], ready=ready)
         old = self.core.connections.get(sid)
         self.core.connections[sid] = conn
@@ -163,13 +166,6 @@ class OcppServer:
                         ocpp_version=version,
                     ),
                 )
-
-    async def _was_accepted(self, sid: str) -> bool:
-        from csms.db.models import Station
-
-        async with self.core.database.session() as s:
-            row = await s.get(Station, sid)
-        return row is not None and row.boot_status == "Accepted"
 
     async def close(self) -> None:
         """Stop accepting, let in-flight CALLs finish, close every socket with 1001."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.models import Connector, IdTag, MeterValue, Station, StationEvent, Transaction
+from csms.db.writer import defer_insert
 from csms.normalise import Sample
 
 
@@ -122,7 +123,7 @@ async def store_samples(
         for x in items
     ]
     if rows:
-        await s.execute(insert(MeterValue), rows)
+        defer_insert(s, MeterValue, rows)
     return len(rows)
 
 

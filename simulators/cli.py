@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
         "--duration", "--hours", type=float, metavar="HOURS", help="override duration_h"
     )
     run.add_argument("--out", type=Path, help="run output file (JSON; default evsim-NAME.json)")
+    run.add_argument(
+        "--boot-grace",
+        type=float,
+        metavar="SECONDS",
+        help="with --speed: real seconds before the clock reaches the start (default 5 "
+        "with --csms-url, else 0)",
+    )
     run.add_argument("--log-level", default="info")
     val = sub.add_parser("validate", help="check a scenario and its sessions, start nothing")
     val.add_argument("scenario")
@@ -121,7 +129,10 @@ def _plan_and_clock(args: argparse.Namespace) -> tuple[ScenarioPlan, Clock, bool
             raise ConfigError(f"--speed {args.speed!r}: a number or 'max'") from None
         if speed <= 0:
             raise ConfigError("--speed must be positive")
-        return plan, SimClock(plan.start, speed), False
+        # with OCPP stations, the clock reaches the scenario start only after a grace
+        # period (real seconds), so connecting and booting costs no simulated time
+        grace_s = args.boot_grace if args.boot_grace is not None else (5.0 if args.csms_url else 0)
+        return plan, SimClock(plan.start, speed, origin=time.time() + grace_s), False
     return plan, parse_clock(args.clock), False
 
 

@@ -77,7 +77,9 @@ class Vehicle:
         self.vehicle_id = vehicle_id
         self.id_token = id_token or vehicle_id
         self.spec = spec
-        self.phases = spec.phases
+        # on a DC charger the on-board charger is bypassed; the station's (3-phase AC
+        # supply) model must not cut a 1-phase car to a third of the DC power
+        self.phases = 3 if mode == "dc" else spec.phases
         self.mode: ChargingMode = mode
         self._battery_kwh = spec.capacity_kwh * arrival_soc_pct / 100.0
         self._energy_request_kwh = energy_request_kwh

@@ -11,7 +11,7 @@ import asyncio
 import random
 import socket
 import ssl
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 import aiomqtt
@@ -26,6 +26,7 @@ from evcommon.logs import get_logger
 
 log = get_logger(__name__)
 QOS = 1
+PUBLISH_WINDOW = 64  # QoS 1 messages awaiting PUBACK at once
 # paho leaves Nagle on: small QoS 1 messages then wait for delayed ACKs (~40 ms each way)
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 SEEN_COMMANDS = 4096  # correlation ids remembered to drop QoS 1 duplicates
@@ -51,6 +52,8 @@ class MqttBridge:
         self._sem = asyncio.Semaphore(settings.max_concurrent_commands)
         self._commands: asyncio.TaskGroup | None = None
         self._up: bool | None = None  # None: never connected yet
+        self._idle = asyncio.Event()  # no publish awaiting its PUBACK
+        self._idle.set()
 
     # -- connection ----------------------------------------------------------
     def _make_client(self) -> aiomqtt.Client:
@@ -143,6 +146,7 @@ class MqttBridge:
         try:
             async with asyncio.timeout(2.0):
                 await self.outbox.drained()
+                await self._idle.wait()
                 await client.publish(
                     self.topics.csms_state,
                     contract.encode(contract.ServiceState(online=False, version=self.version)),
@@ -154,22 +158,50 @@ class MqttBridge:
 
     # -- publishing -------------------------------------------------------------
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
-        while True:
-            await self.outbox.wait()
-            item = self.outbox.pop()
-            if item is None:
-                continue
-            try:
-                await client.publish(
-                    item.topic,
-                    item.payload,
-                    qos=QOS,
-                    retain=item.retain,
-                    properties=item.properties,
-                )
-            except aiomqtt.MqttError:
-                self.outbox.push_back(item)
-                raise
+        """Publish in outbox order with up to ``PUBLISH_WINDOW`` messages awaiting their
+        PUBACK (one at a time would make throughput 1/RTT). paho writes each message
+        when its task starts, so the order on the wire is the outbox order. If the
+        connection breaks, every message not acknowledged goes back to the outbox."""
+        inflight: deque[tuple[Outgoing, asyncio.Task[None]]] = deque()
+        try:
+            while True:
+                if not inflight:
+                    await self.outbox.wait()
+                while len(inflight) < PUBLISH_WINDOW and (item := self.outbox.pop()) is not None:
+                    task = asyncio.create_task(
+                        client.publish(
+                            item.topic,
+                            item.payload,
+                            qos=QOS,
+                            retain=item.retain,
+                            properties=item.properties,
+                        ),
+                        name="mqtt-publish-one",
+                    )
+                    inflight.append((item, task))
+                    self._idle.clear()
+                if inflight:
+                    waiting: set[asyncio.Future[Any]] = {inflight[0][1]}
+                    waker = None
+                    if len(inflight) < PUBLISH_WINDOW:  # room: also wake for new messages
+                        waker = asyncio.ensure_future(self.outbox.wait())
+                        waiting.add(waker)
+                    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                    if waker is not None:
+                        waker.cancel()
+                    while inflight and inflight[0][1].done():
+                        _, done = inflight.popleft()
+                        done.result()  # raises MqttError when the connection broke
+                    if not inflight:
+                        self._idle.set()
+        finally:
+            # not acknowledged: keep them for the next connection, in order
+            for item, task in reversed(inflight):
+                if not task.done():
+                    task.cancel()
+                if task.cancelled() or not task.done() or task.exception() is not None:
+                    self.outbox.push_back(item)
+            self._idle.set()
 
     # -- commands -----------------------------------------------------------------
     async def _receive_loop(self, client: aiomqtt.Client) -> None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from csms.db.database import Database
@@ -21,8 +22,18 @@ from csms.metrics import Metrics
 from evcommon.logs import get_logger
 
 T = TypeVar("T")
+DEFERRED = "csms_deferred_inserts"
 Work = Callable[[AsyncSession], Awaitable[Any]]
 log = get_logger("csms.db")
+
+
+def defer_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` with the batch, in one executemany just before its commit.
+
+    For append-only rows nothing in the batch reads back (meter values): a batch of
+    MeterValues then costs one INSERT instead of one per message.
+    """
+    session.info.setdefault(DEFERRED, {}).setdefault(model, []).extend(rows)
 
 
 class CommitQueue:
@@ -85,6 +96,12 @@ class CommitQueue:
     async def _attempt(self, works: list[Work]) -> list[Any]:
         async with self._db.session() as session:
             results = [await work(session) for work in works]
+            deferred: dict[Any, list[dict[str, Any]]] = session.info.pop(DEFERRED, {})
+            if deferred:
+                conn = await session.connection()
+                for model, rows in deferred.items():
+                    # Core executemany: no ORM unit-of-work bookkeeping per row
+                    await conn.execute(insert(model.__table__), rows)
             await session.commit()
             return results
 

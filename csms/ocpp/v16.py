@@ -211,7 +211,7 @@ async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
         )
 
     await core.commits.run(work)
-    for sampled_at, items in groups:
+    for sampled_at, items in groups if core.sinks else ():
         event = normalise.to_event(conn.station_id, connector_id, tx_key, sampled_at, items, now)
         if event is not None:
             await core.emit("meter_values", event)

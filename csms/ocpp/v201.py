@@ -150,7 +150,7 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
     tx, changed, status, expiry = await core.commits.run(work)
     if changed:
         await core.emit("transaction", _tx_event(conn, tx, kind.lower(), now))
-        for sampled_at, items in groups:
+        for sampled_at, items in groups if core.sinks else ():
             ev = normalise.to_event(
                 conn.station_id, tx.connector_id or 0, tx_key, sampled_at, items, now
             )
@@ -193,7 +193,7 @@ async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
         )
 
     await core.commits.run(work)
-    for sampled_at, items in groups:
+    for sampled_at, items in groups if core.sinks else ():
         ev = normalise.to_event(conn.station_id, evse_id, None, sampled_at, items, now)
         if ev is not None:
             await core.emit("meter_values", ev)

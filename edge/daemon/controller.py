@@ -146,7 +146,8 @@ class Controller:
     async def tick(self, trigger: str) -> Outcome:
         started = time.perf_counter()
         now = self.clock.now()
-        site = inputs.readings(self.cfg, self.state, now)
+        held = {k: s.limit_kw for k, s in self.dispatcher.sent.items() if s.ok}
+        site = inputs.readings(self.cfg, self.state, now, held)
         dcfc = site.meters.get(self.cfg.shed.meter)
         if dcfc is not None:
             self._update_shed(dcfc, now)

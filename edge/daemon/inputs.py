@@ -46,8 +46,19 @@ def controlled(cfg: EdgeConfig) -> list:  # list[ConnectorRef]
     return [c for c in cfg.connectors() if cfg.groups[c.config.group].controlled]
 
 
-def readings(cfg: EdgeConfig, state: SiteState, now: datetime) -> SiteReadings:
+def readings(
+    cfg: EdgeConfig, state: SiteState, now: datetime, held_kw: dict[str, float] | None = None
+) -> SiteReadings:
+    """Fresh meters, measured EV power and the EV budget.
+
+    The EV power of a connector is its last meter value capped at the limit the
+    station holds (``held_kw``): a meter value taken before a reduction would
+    otherwise make the non-EV load look smaller than it is. The non-EV load is
+    never taken below what the DCFC, PV and battery meters account for (the
+    base load is not negative), for the same reason.
+    """
     out = SiteReadings()
+    held = held_kw or {}
     max_age = cfg.control.stale_after_s
     for role in cfg.meters:
         r = state.fresh_meter(role, now, cfg.meter_stale_after_s(role))
@@ -59,7 +70,10 @@ def readings(cfg: EdgeConfig, state: SiteState, now: datetime) -> SiteReadings:
                 if last
                 else f"meter {role}: no reading yet"
             )
-    out.ev_kw = sum(state.connector_power_kw(c.key, now, max_age) for c in controlled(cfg))
+    out.ev_kw = sum(
+        min(state.connector_power_kw(c.key, now, max_age), held.get(c.key, float("inf")))
+        for c in controlled(cfg)
+    )
     limit = cfg.site.import_limit_kw - cfg.site.import_margin_kw
     main = out.meters.get("main")
     dcfc = out.meters.get("dcfc") or 0.0
@@ -68,7 +82,7 @@ def readings(cfg: EdgeConfig, state: SiteState, now: datetime) -> SiteReadings:
     if "main" in cfg.meters:
         if main is None:
             return out  # no budget: the groups fall back to their safe limits
-        non_ev = main - out.ev_kw
+        non_ev = max(main - out.ev_kw, dcfc + pv + battery)
         # docs/meter-format.md: positive is import; pv <= 0 while generating
         out.base_kw = non_ev - dcfc - battery - pv
         out.budget_kw = limit - non_ev

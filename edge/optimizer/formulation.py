@@ -3,7 +3,7 @@ states the same model in pyomo as the reference).
 
 Columns (per interval t, vehicle v, demand term k):
   p[v,t]  vehicle power, semi-continuous: 0 or [floor, cap]    cost: tie-break only
-  s[v]    unmet energy at departure                           cost: alpha (1 + 0.1 prio)
+  s[v]    unmet energy due in the horizon                          cost: alpha (1 + 0.1 prio)
   imp[t], exp[t]  grid import / export                        cost: price h, -export price h
   over[t] import above the site limit (keeps the model feasible; heavily penalised)
   curt[t] PV curtailed
@@ -97,7 +97,7 @@ def build_model(prob: Problem, cfg: OptimizerSection) -> Model:
     over = b.add_cols(np.full(nt, cfg.overload_penalty_per_kwh) * h, 0.0, INF)
     cols = {"p": p, "s": s, "imp": imp, "over": over}
     # energy owed: sum e p + s >= E ; sum e p <= E (never past the target)
-    owed = b.add_rows(prob.energy_kwh, np.full(nv, INF))
+    owed = b.add_rows(prob.due_kwh, np.full(nv, INF))
     b.entries(owed[vi], p, e)
     b.entries(owed, s, 1.0)
     cap = b.add_rows(np.full(nv, -INF), prob.energy_kwh)

@@ -22,7 +22,6 @@ from edge.optimizer.result import plan_from_solution
 from edge.planning import Plan, PlanRequest
 
 MS = highspy.HighsModelStatus
-DEBUG = False
 
 
 class SolverFailed(Exception):
@@ -110,26 +109,51 @@ class MilpPlanner:
             raise SolverFailed(f"LP relaxation {h.modelStatusToString(status)}")
         lower_bound = h.getInfo().objective_function_value
         x_lp = np.array(h.getSolution().col_value)
-        idx = np.nonzero(model.semi)[0]
-        on = repair_on(model, prob, x_lp)
-        lo = np.where(on, prob.min_power_kw, 0.0)
-        hi = np.where(on, model.upper[idx], 0.0)
-        h.changeColsBounds(len(idx), idx, lo, hi)
+        x_rep, obj = self._repair(h, model, prob, x_lp, deadline)
+        gap = _gap(obj, lower_bound)
+        if gap <= cfg.mip_gap:
+            return x_rep, gap, "optimal", f"LP relaxation + repair, gap {gap:.4%}"
+        return self._mip(model, prob, x_rep, lower_bound, deadline, "MIP warm-started from repair")
+
+    def _repair(
+        self, h: highspy.Highs, model: Model, prob: Problem, x_lp: np.ndarray, deadline: float
+    ) -> tuple[np.ndarray, float]:
+        """Two repaired LPs; the cheaper wins. A: drop every flow below the floor and let
+        the vehicle's other cells absorb it. B: for vehicles A left shorter than the LP,
+        switch on more of their cells at the floor (where A's load leaves room under the
+        LP's demand peaks, cheapest first), up to the energy they lack."""
         if "z" in model.cols:  # import or export per interval, whichever the LP leaned to
             z = model.cols["z"]
             importing = (x_lp[model.cols["imp"]] >= x_lp[model.cols["exp"]]).astype(float)
             h.changeColsBounds(len(z), z, importing, importing)
-        status = _run(h, deadline - time.perf_counter())
-        if status != MS.kOptimal:
-            raise SolverFailed(f"repaired LP {h.modelStatusToString(status)}")
-        x_rep = np.array(h.getSolution().col_value)
-        obj = h.getInfo().objective_function_value
-        gap = _gap(obj, lower_bound)
-        if DEBUG:
-            print(f"lp {lower_bound:.4f} repaired {obj:.4f} gap {gap:.4%}")
-        if gap <= cfg.mip_gap:
-            return x_rep, gap, "optimal", f"LP relaxation + repair, gap {gap:.4%}"
-        return self._mip(model, prob, x_rep, lower_bound, deadline, "MIP warm-started from repair")
+        s_cols = model.cols["s"]
+        best: tuple[np.ndarray, float] | None = None
+        need = np.zeros(prob.n_vehicles)
+        for stage in ("A", "B"):
+            if stage == "B":
+                if best is None:
+                    break
+                need = np.clip(best[0][s_cols] - x_lp[s_cols], 0.0, None)
+                if not (need > 1e-6).any():
+                    break
+            base: np.ndarray | None = best[0] if best is not None else None
+            self._fix_on(h, model, prob, repair_on(model, prob, x_lp, need, base))
+            status = _run(h, deadline - time.perf_counter())
+            if status != MS.kOptimal:
+                continue
+            obj = h.getInfo().objective_function_value
+            if best is None or obj < best[1]:
+                best = (np.array(h.getSolution().col_value), obj)
+        if best is None:
+            raise SolverFailed("repaired LP: no solution")
+        return best
+
+    @staticmethod
+    def _fix_on(h: highspy.Highs, model: Model, prob: Problem, on: np.ndarray) -> None:
+        idx = np.nonzero(model.semi)[0]
+        lo = np.where(on, prob.min_power_kw, 0.0)
+        hi = np.where(on, model.upper[idx], 0.0)
+        h.changeColsBounds(len(idx), idx, lo, hi)
 
     def _mip(
         self,
@@ -161,30 +185,47 @@ class MilpPlanner:
         return x, gap, label, f"{note}: {h.modelStatusToString(status)}, gap {gap:.4%}"
 
 
-def repair_on(model: Model, prob: Problem, x_lp: np.ndarray) -> np.ndarray:
-    """Which p columns may run (at or above the floor) in the repaired LP.
+def repair_on(
+    model: Model, prob: Problem, x_lp: np.ndarray, need_kwh: np.ndarray, x_base: np.ndarray | None
+) -> np.ndarray:
+    """Which p columns may run (at or above the floor) in a repaired LP.
 
-    Cells at or above the floor stay on. A vehicle's flows below the floor add up
-    to some energy; that energy moves into as few of those cells as can carry it
-    at the floor (largest flows first), and the rest are switched off.
+    Cells the LP ran at or above the floor stay on. For each vehicle with
+    ``need_kwh`` > 0, more of its cells are switched on until the floor in them
+    covers the need (never past the energy it is owed): first cells where the site
+    load of ``x_base`` leaves room under the LP's demand peaks and the import limit,
+    cheapest energy first; then the rest, most room first.
     """
     floor = prob.min_power_kw
     idx = np.nonzero(model.semi)[0]
     on = x_lp[idx] >= floor - 1e-6
+    need = need_kwh.copy()
+    if x_base is None or not (need > 1e-6).any():
+        return on
     pi = model.p_index
     vi, ti = np.nonzero(pi >= 0)
     col = pi[vi, ti] - idx[0]  # p columns are the first, contiguous block
-    flow = x_lp[idx][col]
-    small = (flow > 1e-6) & ~on[col]
-    if not small.any():
-        return on
     e = prob.hours[ti] * prob.frac[vi, ti]
-    need = np.bincount(vi[small], weights=(flow * e)[small], minlength=prob.n_vehicles)
-    for k in np.lexsort((-flow, vi)):  # per vehicle, largest flows first
-        v = vi[k]
-        if small[k] and need[v] > 1e-6:
+    at_floor = np.bincount(vi[on[col]], weights=floor * e[on[col]], minlength=prob.n_vehicles)
+    grid = x_base[model.cols["imp"]] + x_base[model.cols["over"]]
+    ceiling = np.full(prob.n_intervals, prob.import_limit_kw)
+    for k, term in enumerate(prob.demand):
+        peak_kw = x_lp[model.cols["D"][k]]
+        ceiling[term.mask] = np.minimum(ceiling[term.mask], peak_kw)
+    room = ceiling - grid
+    for v in np.nonzero(need > 1e-6)[0]:
+        cells = np.nonzero((vi == v) & ~on[col])[0]
+        fits = room[ti[cells]] >= floor - 1e-9
+        order = cells[np.lexsort((-room[ti[cells]], prob.price[ti[cells]], ~fits))]
+        for k in order:
+            if need[v] <= 1e-6:
+                break
+            if at_floor[v] + floor * e[k] > prob.energy_kwh[v] + 1e-9:
+                continue
             on[col[k]] = True
             need[v] -= floor * e[k]
+            at_floor[v] += floor * e[k]
+            room[ti[k]] -= floor
     return on
 
 

@@ -42,6 +42,9 @@ class Problem:
     ub_kw: np.ndarray  # (V, T) power cap: max power, windows and shed applied
     max_kw: np.ndarray  # (V,) vehicle maximum
     energy_kwh: np.ndarray  # (V,) energy still owed (safety factor, capped at target SoC)
+    # (V,) of which due inside the horizon: a vehicle leaving after the horizon can still
+    # take max power x the time between horizon end and departure later
+    due_kwh: np.ndarray
     priority: np.ndarray  # (V,) seed 002 priority index, higher first
     departure_idx: np.ndarray  # (V,) first interval at or after departure
     net_load_kw: np.ndarray  # (T,) base + DCFC - PV (before curtailment)
@@ -146,6 +149,9 @@ def build_problem(request: PlanRequest) -> Problem:
             )
         ub[i] = np.where(cap >= request.min_power_kw, cap, 0.0)
     frac = np.minimum(frac, 1.0)
+    owed = np.array([energy_owed_kwh(v, request.safety_factor) for v in vehicles])
+    horizon_end = (start + n * step).timestamp()
+    later_h = np.array([max(0.0, v.departure.timestamp() - horizon_end) / 3600 for v in vehicles])
     base = _series(request.base_load_forecast_kw, n)
     pv = _series(request.pv_forecast_kw, n)
     price, export_price, demand = _tariff_arrays(request, starts)
@@ -157,7 +163,8 @@ def build_problem(request: PlanRequest) -> Problem:
         frac=frac,
         ub_kw=ub,
         max_kw=np.array([v.max_power_kw for v in vehicles], dtype=float),
-        energy_kwh=np.array([energy_owed_kwh(v, request.safety_factor) for v in vehicles]),
+        energy_kwh=owed,
+        due_kwh=np.maximum(0.0, owed - np.array([v.max_power_kw for v in vehicles]) * later_h),
         priority=np.array([priority_index(v, vehicles) for v in vehicles], dtype=float),
         departure_idx=dep_idx,
         net_load_kw=base + dcfc - pv,

@@ -48,7 +48,7 @@ def build_pyomo(prob: Problem, cfg: OptimizerSection) -> pe.ConcreteModel:
     def delivered(v: int) -> pe.Expression:
         return sum(h[t] * prob.frac[v, t] * m.p[v, t] for t in by_v.get(v, []))
 
-    m.owed = pe.Constraint(m.V, rule=lambda _m, v: delivered(v) + m.s[v] >= prob.energy_kwh[v])
+    m.owed = pe.Constraint(m.V, rule=lambda _m, v: delivered(v) + m.s[v] >= prob.due_kwh[v])
     m.cap = pe.Constraint(
         m.V,
         rule=lambda _m, v: (

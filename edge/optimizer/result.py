@@ -40,7 +40,7 @@ def plan_from_power(
     grid_kw: np.ndarray | None = None,
 ) -> Plan:
     delivered = (power * prob.frac * prob.hours[None, :]).sum(axis=1)
-    short = shortfall_message(prob.keys, prob.energy_kwh - delivered)
+    short = shortfall_message(prob.keys, prob.due_kwh - delivered)
     if grid_kw is None:
         grid_kw = prob.net_load_kw + power.sum(axis=0)
     return Plan(

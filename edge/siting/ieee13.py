@@ -23,8 +23,11 @@ docs/siting.md compares the resulting voltages with the published ones
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 from pathlib import Path
+from typing import Any
 
 import pandapower as pp
 
@@ -112,6 +115,19 @@ def build_ieee13(
     *, load_scale: float = 1.0, chargers: list[Charger] | None = None, site_id: str = "ieee13"
 ) -> SiteNetwork:
     """The balanced IEEE 13 depot; ``load_scale`` multiplies the feeder's own loads."""
+    net, buses = _feeder()
+    net = copy.deepcopy(net)  # building costs ~100x a copy (pandas tables)
+    net.load["scaling"] = load_scale
+    return SiteNetwork(
+        site_id=site_id,
+        net=net,
+        nodes={n: buses[n] for n in NODES},
+        chargers=depot_chargers() if chargers is None else chargers,
+    )
+
+
+@functools.cache
+def _feeder() -> tuple[Any, dict[str, int]]:
     net = pp.create_empty_network(name="ieee13-balanced", f_hz=60.0, sn_mva=1.0)
     buses: dict[str, int] = {}
     for name in ("650", "RG60", "670", *NODES[1:]):
@@ -177,8 +193,8 @@ def build_ieee13(
         pp.create_load(
             net,
             buses[name],
-            p_mw=p_kw / 1000 * load_scale,
-            q_mvar=q_kvar / 1000 * load_scale,
+            p_mw=p_kw / 1000,
+            q_mvar=q_kvar / 1000,
             const_i_p_percent=pct,
             const_i_q_percent=pct,
             const_z_p_percent=zpct,
@@ -187,12 +203,7 @@ def build_ieee13(
         )
     for name, kvar in CAPACITORS_KVAR.items():
         pp.create_shunt(net, buses[name], q_mvar=-kvar / 1000, name=f"cap-{name}")
-    return SiteNetwork(
-        site_id=site_id,
-        net=net,
-        nodes={n: buses[n] for n in NODES},
-        chargers=depot_chargers() if chargers is None else chargers,
-    )
+    return net, buses
 
 
 def reference_bus_means(path: Path = REFERENCE_CSV) -> dict[str, float]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+from typing import Any
+
 import pandapower as pp
 
 from edge.siting.config import ChargerSpec, NetworkSpec, SitingSection
@@ -31,6 +35,20 @@ def garage_chargers() -> list[Charger]:
 def build_garage(
     *, load_scale: float = 1.0, chargers: list[Charger] | None = None, site_id: str = "garage"
 ) -> SiteNetwork:
+    net, nodes = _garage()
+    net = copy.deepcopy(net)
+    net.load["scaling"] = load_scale
+    return SiteNetwork(
+        site_id=site_id,
+        net=net,
+        nodes=dict(nodes),
+        chargers=garage_chargers() if chargers is None else chargers,
+        import_limit_kw=300.0,
+    )
+
+
+@functools.cache
+def _garage() -> tuple[Any, dict[str, int]]:
     net = pp.create_empty_network(name="reference-garage", f_hz=60.0, sn_mva=1.0)
     grid = pp.create_bus(net, vn_kv=12.47, name="grid")
     service = pp.create_bus(net, vn_kv=0.48, name="service")
@@ -48,15 +66,13 @@ def build_garage(
         i0_percent=0.0,
         name="utility",
     )
-    pp.create_load(
-        net, service, p_mw=0.060 * load_scale, q_mvar=0.020 * load_scale, name="building"
-    )
+    pp.create_load(net, service, p_mw=0.060, q_mvar=0.020, name="building")
     nodes = {"service": int(service)}
     for node, (length_m, _, _) in GARAGE_FEEDERS.items():
         bus = pp.create_bus(net, vn_kv=0.48, name=node)
         nodes[node] = int(bus)
         # lighting and ventilation of the floor, kW per metre of cable run as a proxy
-        pp.create_load(net, bus, p_mw=length_m / 20 * 0.001 * load_scale, name=f"{node}-aux")
+        pp.create_load(net, bus, p_mw=length_m / 20 * 0.001, name=f"{node}-aux")
         # 250 kcmil copper in conduit
         pp.create_line_from_parameters(
             net,
@@ -69,13 +85,7 @@ def build_garage(
             max_i_ka=0.25,
             name=f"service-{node}",
         )
-    return SiteNetwork(
-        site_id=site_id,
-        net=net,
-        nodes=nodes,
-        chargers=garage_chargers() if chargers is None else chargers,
-        import_limit_kw=300.0,
-    )
+    return net, nodes
 
 
 def build_inline(spec: NetworkSpec, *, site_id: str, chargers: list[Charger]) -> SiteNetwork:

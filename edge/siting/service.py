@@ -80,6 +80,7 @@ class SitingService:
         self.decisions: list[SitingDecision] = []
         self.rejected = 0  # bad payloads, counted and logged
         self.failed = 0  # vehicles no charger could take
+        self.outbox: list[tuple[str, bytes]] = []  # assignments not yet published
         self._lock = asyncio.Lock()
         self._tasks: asyncio.TaskGroup | None = None
         self._batch_task: asyncio.Task[None] | None = None
@@ -127,7 +128,10 @@ class SitingService:
     async def run_batch(self) -> list[SitingDecision]:
         """Site everything queued since the last run."""
         batch, self.pending = self.pending, []
-        return await self._site(batch) if batch else []
+        if not batch:
+            await self.flush()
+            return []
+        return await self._site(batch)
 
     async def _batch_loop(self) -> None:
         while not self._stop.is_set():
@@ -157,5 +161,17 @@ class SitingService:
                 path=decision.path,
             )
             topic = self.topics.assignments(decision.site_id)
-            await self.publish(topic, encode(decision.assignment()))
+            self.outbox.append((topic, encode(decision.assignment())))
+        await self.flush()
         return out
+
+    async def flush(self) -> None:
+        """Publish what is waiting; on a broker error keep it for the next try."""
+        while self.outbox:
+            topic, payload = self.outbox[0]
+            try:
+                await self.publish(topic, payload)
+            except Exception as exc:  # the link raises its own errors when disconnected
+                log.warning("siting.publish_failed", waiting=len(self.outbox), error=repr(exc))
+                return
+            self.outbox.pop(0)

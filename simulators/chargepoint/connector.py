@@ -9,6 +9,7 @@ profile, or the station's own total) among the connectors that are drawing.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,8 @@ from datetime import datetime, timedelta
 from simulators.chargepoint.config import StationConfig
 from simulators.chargepoint.store import ProfileStore
 from simulators.ports import EvLoad
-from simulators.profiles import Composite, TxContext
+from simulators.profiles import TxContext
+from simulators.profiles.composite import applicable, breakpoints, offered_w
 
 _refs = itertools.count(1)
 
@@ -78,14 +80,22 @@ class Connector:
         return self.power_w / (config.volts * max(1, phases))
 
 
-def _offered_w(config: StationConfig, c: Connector, composite: Composite, offset_s: float) -> float:
-    hardware_w = config.power_kw * 1000.0
+def _offered_w(
+    config: StationConfig, store: ProfileStore, c: Connector, t: datetime, window_start: datetime
+) -> float:
     if c.ev is None or c.tx is None or not c.operative:
         return 0.0
+    electrical = config.electrical(c.connector_id)
     if config.quirks.ignores_limits:
-        return hardware_w
-    limit_w = composite.limit_at(offset_s)
-    return min(limit_w, hardware_w)
+        return electrical.max_power_w
+    return offered_w(
+        applicable(store.profiles, c.connector_id, c.tx_context()),
+        t,
+        electrical=electrical,
+        ev_phases=c.ev.phases,
+        window_start=window_start,
+        tx=c.tx_context(),
+    )
 
 
 def _share(cap_w: float, wants_w: Sequence[float]) -> list[float]:
@@ -107,38 +117,38 @@ def advance(
     if not connectors:
         return
     t0 = min(c.last_step for c in connectors)
-    span_s = int((now - t0).total_seconds())
-    if span_s <= 0:
+    if now <= t0:
         return
-    composites = {
-        c.connector_id: store.composite(c.connector_id, t0, span_s, "W", c.tx_context())
-        for c in connectors
-    }
-    station = store.composite(0, t0, span_s, "W")
-    cuts = {0, span_s}
-    for comp in (*composites.values(), station):
-        cuts.update(p.start_s for p in comp.periods)
-    edges = sorted(x for x in cuts if 0 <= x <= span_s)
-    for a, b in itertools.pairwise(edges):
-        _step(config, connectors, composites, station, a, b - a)
+    t1 = now
+    station = store.composite(0, t0, math.ceil((t1 - t0).total_seconds()), "W")
+    cuts = {t0, t1}
+    cuts.update(t0 + timedelta(seconds=p.start_s) for p in station.periods)
     for c in connectors:
-        c.last_step = t0 + timedelta(seconds=span_s)
+        tx = c.tx_context()
+        cuts.update(breakpoints(applicable(store.profiles, c.connector_id, tx), t0, t1, tx))
+    edges = sorted(x for x in cuts if t0 <= x <= t1)
+    for a, b in itertools.pairwise(edges):
+        cap_w = station.limit_at((a - t0).total_seconds())
+        _step(config, store, connectors, cap_w, a, t0, (b - a).total_seconds())
+    for c in connectors:
+        c.last_step = t1
 
 
 def _step(
     config: StationConfig,
+    store: ProfileStore,
     connectors: Sequence[Connector],
-    composites: dict[int, Composite],
-    station: Composite,
-    offset_s: float,
+    station_cap_w: float,
+    t: datetime,
+    window_start: datetime,
     dt_s: float,
 ) -> None:
-    offers = [_offered_w(config, c, composites[c.connector_id], offset_s) for c in connectors]
+    offers = [_offered_w(config, store, c, t, window_start) for c in connectors]
     wants = [
         min(o, c.ev.max_power_kw() * 1000.0) if c.ev else 0.0
         for o, c in zip(offers, connectors, strict=True)
     ]
-    cap_w = float("inf") if config.quirks.ignores_limits else station.limit_at(offset_s)
+    cap_w = float("inf") if config.quirks.ignores_limits else station_cap_w
     if sum(wants) > cap_w:
         shares = _share(cap_w, wants)
         offers = [min(o, s) if w > 0 else o for o, s, w in zip(offers, shares, wants, strict=True)]
@@ -155,6 +165,5 @@ def _step(
 def peek(config: StationConfig, store: ProfileStore, c: Connector, now: datetime) -> None:
     """Set a just-started connector's offer and expected draw without integrating time,
     so the transaction starts in the right charging state."""
-    comp = store.composite(c.connector_id, now, 1, "W", c.tx_context())
-    c.offered_w = _offered_w(config, c, comp, 0)
+    c.offered_w = _offered_w(config, store, c, now, now)
     c.power_w = min(c.offered_w, c.ev.max_power_kw() * 1000.0) if c.ev is not None else 0.0

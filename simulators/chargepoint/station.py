@@ -167,10 +167,11 @@ class SimStation:
         if c.tx is not None:
             raise StationError(f"connector {c.connector_id} already has a transaction")
         self.advance()
-        c.tx = Transaction(id_token, self.clock.now(), c.energy_wh, remote_start_id=remote_start_id)
+        # the register was read at c.last_step: the same instant is the start time
+        c.tx = Transaction(id_token, c.last_step, c.energy_wh, remote_start_id=remote_start_id)
         self.proto.prepare_transaction(c.tx)
         self.store.start_transaction(c.connector_id, c.tx.csms_id)
-        peek(self.config, self.store, c, self.clock.now())
+        peek(self.config, self.store, c, c.last_step)
         self.proto.tx_started(c)
         await self.proto.report(c)
         return c.tx
@@ -244,6 +245,8 @@ class SimStation:
 
     def advance(self) -> None:
         """Integrate the EVs' charging up to now (before anything changes the limits)."""
+        # afterwards every connector's last_step is the instant its register was read;
+        # events use it as their timestamp so energy and time always agree
         advance(self.config, self.store, list(self.connectors.values()), self.clock.now())
 
     def sample(self) -> None:
@@ -258,11 +261,16 @@ class SimStation:
 
     async def _meter_loop(self) -> None:
         # anchored ticks: the meter never waits for the network, and ticks do not drift
+        interval = timedelta(seconds=self.config.meter_interval_s)
         due = self.clock.now()
         while True:
-            due += timedelta(seconds=self.config.meter_interval_s)
+            due += interval
             await self.clock.sleep_until(due)
             self.sample()
+            if self.clock.now() - due > interval:
+                # fell behind an accelerated clock: skip the missed ticks instead of
+                # sending a burst of samples that all carry the same time
+                due = self.clock.now()
 
     async def _status_loop(self) -> None:
         while True:

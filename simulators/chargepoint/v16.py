@@ -133,13 +133,13 @@ class V16Adapter:
 
     def tx_meter(self, c: Connector) -> None:
         assert c.tx is not None
-        mv = meter_value(self.st.config, c, self.st.clock.now(), "Sample.Periodic", as_text=True)
+        mv = meter_value(self.st.config, c, c.last_step, "Sample.Periodic", as_text=True)
         payload = {"connectorId": c.connector_id, "transactionId": 0, "meterValue": [mv]}
         self.st.enqueue("MeterValues", payload, c.tx.local_ref)
 
     def tx_ended(self, c: Connector, reason: str) -> None:
         assert c.tx is not None
-        now = self.st.clock.now()
+        now = c.last_step
         end = meter_value(self.st.config, c, now, "Transaction.End", as_text=True)
         payload = {
             "transactionId": 0,

@@ -125,7 +125,7 @@ class V201Adapter(V201Handlers):
     ) -> None:
         tx = c.tx
         assert tx is not None
-        now = self.st.clock.now()
+        now = c.last_step
         info: dict[str, Any] = {"transactionId": tx.csms_id, "chargingState": c.charging_state}
         if stopped_reason is not None:
             info["stoppedReason"] = stopped_reason

@@ -40,6 +40,7 @@ class Children:
     workdir: Path
     env: dict[str, str]
     started: list[Child] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)
 
     def start(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> Child:
         logfile = self.workdir / f"{name}.log"
@@ -72,11 +73,23 @@ class Children:
         return None
 
     def stop_all(self, timeout_s: float = 15.0) -> dict[str, int | None]:
-        """SIGTERM each child, newest first; returns the exit codes."""
-        codes: dict[str, int | None] = {}
+        """SIGTERM every child (newest first), wait for all, SIGKILL what is left.
+
+        Returns the exit codes; ``killed`` names the children that needed SIGKILL.
+        """
         for child in reversed(self.started):
-            codes[child.name] = stop(child.process, timeout_s)
-        return codes
+            terminate(child.process)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(c.running() for c in self.started):
+            time.sleep(0.05)
+        self.killed = [c.name for c in self.started if c.running()]
+        return {c.name: stop(c.process, 0.0) for c in reversed(self.started)}
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:

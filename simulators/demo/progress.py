@@ -57,7 +57,8 @@ class SiteView:
                 event = decode(MeterValuesEvent, payload)
                 if event.power_kw is not None:
                     key = f"{event.station_id}/{event.connector_id}"
-                    at = event.sampled_at or event.ts
+                    # the CSMS's receive time: one clock for all (station clocks may be off)
+                    at = event.ts
                     self.connectors[key] = (event.power_kw, at)
                     self.latest = at if self.latest is None else max(self.latest, at)
         except ContractError:

@@ -88,7 +88,9 @@ def make_report(record_path: Path, site_config: Path, out_dir: Path) -> str:
     record = read_record(record_path)
     report = build_report(record, tariff, cfg.site.id)
     report.plot = str(
-        plot_load(record, report, out_dir / "site-load.png", cfg.site.import_limit_kw)
+        plot_load(
+            record, report, out_dir / "site-load.png", cfg.site.import_limit_kw, cfg.site.zone
+        )
     )
     text = format_report(report)
     (out_dir / "report.txt").write_text(text + "\n")

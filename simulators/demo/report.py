@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from edge.tariff.bill import MonthlyBill, compute_bills
 from edge.tariff.model import Tariff
@@ -168,7 +169,13 @@ def build_report(record: RunRecord, tariff: Tariff, site_id: str) -> Report:
     )
 
 
-def plot_load(record: RunRecord, report: Report, path: Path, import_limit_kw: float | None) -> Path:
+def plot_load(
+    record: RunRecord,
+    report: Report,
+    path: Path,
+    import_limit_kw: float | None,
+    zone: ZoneInfo | None = None,
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -177,7 +184,11 @@ def plot_load(record: RunRecord, report: Report, path: Path, import_limit_kw: fl
     baseline = uncontrolled_intervals(record)
     import matplotlib.dates as mdates
 
-    times = mdates.date2num([iv.start for iv in record.intervals])
+    tz = zone or ZoneInfo("UTC")
+    # site local time on the axis (naive local datetimes: matplotlib shows them as given)
+    times = mdates.date2num(
+        [iv.start.astimezone(tz).replace(tzinfo=None) for iv in record.intervals]
+    )
     fig, ax = plt.subplots(figsize=(11, 5))
     ax.plot(times, [iv.site_kw for iv in baseline], label="site, uncontrolled (computed)", lw=1)
     ax.plot(times, [iv.site_kw for iv in record.intervals], label="site, controlled (run)", lw=1.5)
@@ -185,8 +196,13 @@ def plot_load(record: RunRecord, report: Report, path: Path, import_limit_kw: fl
     ax.plot(times, [iv.site_kw - iv.ev_kw for iv in record.intervals], label="non-EV load", lw=0.8)
     if import_limit_kw:
         ax.axhline(import_limit_kw, color="red", ls="--", lw=0.8, label="import limit")
+    hours = (report.end - report.start).total_seconds() / 3600
     ax.set_ylabel("kW")
-    ax.set_title(f"{report.site_id}: site load {report.start:%Y-%m-%d %H:%M} UTC + 1 day")
+    ax.set_xlabel(f"site local time ({tz.key})")
+    ax.set_title(
+        f"{report.site_id}: site load from {report.start.astimezone(tz):%a %Y-%m-%d %H:%M %Z},"
+        f" {hours:g} h"
+    )
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     ax.xaxis_date()

@@ -226,6 +226,8 @@ class Demo:
 
     def stop_all(self) -> None:
         codes = self.children.stop_all()
+        if self.children.killed:
+            self.say(f"demo: {', '.join(self.children.killed)} did not stop in time: killed")
         if self.broker is not None:
             self.broker.stop()
         bad = {k: v for k, v in codes.items() if v not in (0, -signal.SIGTERM, None)}

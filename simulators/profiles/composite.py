@@ -146,6 +146,27 @@ def breakpoints(
     return sorted(x for x in points if t0 <= x < t1 or x == t0)
 
 
+Lead = tuple[Profile, Period]
+
+
+def leads_at(
+    profiles: Sequence[Profile], t: datetime, window_start: datetime, tx: TxContext | None
+) -> list[Lead]:
+    """The leading (profile, period) of station max, Tx-or-TxDefault and external, at ``t``;
+    the Tx/TxDefault one (if any) comes first."""
+    by_purpose: dict[str, list[Profile]] = {}
+    for p in profiles:
+        by_purpose.setdefault(p.purpose, []).append(p)
+    tx_lead = leading(by_purpose.get("tx", []), t, window_start, tx)
+    if tx_lead is None:
+        tx_lead = leading(by_purpose.get("tx_default", []), t, window_start, tx)
+    others = [
+        leading(by_purpose.get("station_max", []), t, window_start, tx),
+        leading(by_purpose.get("external", []), t, window_start, tx),
+    ]
+    return [lead for lead in (tx_lead, *others) if lead is not None]
+
+
 def limit_at(
     profiles: Sequence[Profile],
     t: datetime,
@@ -156,32 +177,45 @@ def limit_at(
     tx: TxContext | None = None,
 ) -> tuple[float, int | None, float | None]:
     """(limit, numberPhases, minChargingRate) at ``t`` over already-applicable profiles."""
-    by_purpose: dict[str, list[Profile]] = {}
-    for p in profiles:
-        by_purpose.setdefault(p.purpose, []).append(p)
     ceiling = electrical.max_power_w if unit == "W" else electrical.max_current_a
     best: tuple[float, int | None] = (ceiling, None)
     min_rate: float | None = None
-    tx_lead = leading(by_purpose.get("tx", []), t, window_start, tx)
-    if tx_lead is None:
-        tx_lead = leading(by_purpose.get("tx_default", []), t, window_start, tx)
-    if tx_lead is not None and tx_lead[0].schedule.min_rate is not None:
-        sched = tx_lead[0].schedule
-        assert sched.min_rate is not None
-        min_rate = electrical.convert(sched.min_rate, sched.unit, tx_lead[1].number_phases, unit)
-    leads = [
-        leading(by_purpose.get("station_max", []), t, window_start, tx),
-        tx_lead,
-        leading(by_purpose.get("external", []), t, window_start, tx),
-    ]
-    for lead in leads:
-        if lead is None:
-            continue
-        p, period = lead
+    leads = leads_at(profiles, t, window_start, tx)
+    if leads and leads[0][0].purpose in ("tx", "tx_default"):
+        sched = leads[0][0].schedule
+        if sched.min_rate is not None:
+            min_rate = electrical.convert(
+                sched.min_rate, sched.unit, leads[0][1].number_phases, unit
+            )
+    for p, period in leads:
         value = electrical.convert(period.limit, p.schedule.unit, period.number_phases, unit)
         if value < best[0]:
             best = (value, period.number_phases)
     return best[0], best[1], min_rate
+
+
+def offered_w(
+    profiles: Sequence[Profile],
+    t: datetime,
+    *,
+    electrical: Electrical,
+    ev_phases: int,
+    window_start: datetime,
+    tx: TxContext | None = None,
+) -> float:
+    """The power an EV using ``ev_phases`` phases can draw at ``t``: a current limit (and the
+    connector's current rating) applies per phase the EV actually uses, a power limit as is.
+    This is where a 1-phase EV on a 3-phase station differs from the composite in W."""
+    phases = max(1, min(ev_phases, electrical.phases))
+    best = min(electrical.max_power_w, electrical.max_current_a * electrical.voltage_v * phases)
+    for p, period in leads_at(profiles, t, window_start, tx):
+        if p.schedule.unit == "W":
+            value = period.limit
+        else:
+            used = min(3 if period.number_phases is None else period.number_phases, phases)
+            value = period.limit * electrical.voltage_v * max(1, used)
+        best = min(best, value)
+    return best
 
 
 def composite_schedule(

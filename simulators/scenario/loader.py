@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from simulators.scenario.errors import ScenarioError
-from simulators.scenario.model import Scenario
+from simulators.scenario.model import GenerateEntry, Scenario, SessionEntry
 from simulators.scenario.plan import (
     BUILTIN_STATION_TYPES,
     BUILTIN_VEHICLE_TYPES,
@@ -65,87 +65,113 @@ def load_scenario(name: str | Path) -> ScenarioPlan:
     return _resolve(scenario, path, text)
 
 
-def _resolve(scenario: Scenario, path: Path, text: str) -> ScenarioPlan:
-    def fail(loc: tuple[str | int, ...], message: str) -> ScenarioError:
-        return ScenarioError(path, find_line(text, loc), _dotted(loc), message)
+class _Resolver:
+    """Cross-checks of a parsed scenario; errors point at the TOML line."""
 
-    station_types = {**BUILTIN_STATION_TYPES, **scenario.station_types}
-    vehicle_types = {**BUILTIN_VEHICLE_TYPES, **scenario.vehicle_types}
-    ports: list[Port] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(scenario.stations):
-        st = station_types.get(entry.type)
-        if st is None:
-            raise fail(("stations", i, "type"), f"unknown station type {entry.type!r}")
-        for sid in entry.ids():
-            if sid in seen:
-                raise fail(("stations", i, "id"), f"duplicate station id {sid!r}")
-            seen.add(sid)
-            for c in range(1, entry.connectors + 1):
-                power = st.max_power_kw or PRESET_POWER_KW[st.preset]
-                ports.append(
-                    Port(sid, c, entry.type, st.preset, power, entry.ocpp, entry.group, entry.node)
-                )
-    plan = ScenarioPlan(scenario, path, ports, station_types, vehicle_types)
-    groups = {p.group for p in ports if p.group}
-    soc = {name: vt.arrival_soc_pct for name, vt in vehicle_types.items()}
-    tz = scenario.scenario.tz
+    def __init__(self, scenario: Scenario, path: Path, text: str):
+        self.scenario, self.path, self.text = scenario, path, text
+        self.station_types = {**BUILTIN_STATION_TYPES, **scenario.station_types}
+        self.vehicle_types = {**BUILTIN_VEHICLE_TYPES, **scenario.vehicle_types}
+        self.soc = {name: vt.arrival_soc_pct for name, vt in self.vehicle_types.items()}
+        self.station_ids: set[str] = set()
+        self.groups: set[str] = set()
 
-    def check_target(loc: tuple[str | int, ...], s: object) -> None:
+    def fail(self, loc: tuple[str | int, ...], message: str) -> ScenarioError:
+        return ScenarioError(self.path, find_line(self.text, loc), _dotted(loc), message)
+
+    def ports(self) -> list[Port]:
+        ports: list[Port] = []
+        for i, entry in enumerate(self.scenario.stations):
+            st = self.station_types.get(entry.type)
+            if st is None:
+                raise self.fail(("stations", i, "type"), f"unknown station type {entry.type!r}")
+            power = st.max_power_kw or PRESET_POWER_KW[st.preset]
+            for sid in entry.ids():
+                if sid in self.station_ids:
+                    raise self.fail(("stations", i, "id"), f"duplicate station id {sid!r}")
+                self.station_ids.add(sid)
+                for c in range(1, entry.connectors + 1):
+                    ports.append(
+                        Port(
+                            sid,
+                            c,
+                            entry.type,
+                            st.preset,
+                            power,
+                            entry.ocpp,
+                            entry.group,
+                            entry.node,
+                        )
+                    )
+        self.groups = {p.group for p in ports if p.group}
+        return ports
+
+    def check_target(self, loc: tuple[str | int, ...], s: SessionEntry | GenerateEntry) -> None:
         station = getattr(s, "station", None)
-        stype = getattr(s, "station_type", None)
-        group = getattr(s, "group", None)
+        stype, group = s.station_type, s.group
         if sum(x is not None for x in (station, stype, group)) != 1:
-            raise fail(loc, "give exactly one of station, station_type, group")
-        if station is not None and station not in seen:
-            raise fail((*loc, "station"), f"unknown station {station!r}")
-        if stype is not None and stype not in station_types:
-            raise fail((*loc, "station_type"), f"unknown station type {stype!r}")
-        if group is not None and group not in groups:
-            raise fail((*loc, "group"), f"unknown group {group!r}")
+            raise self.fail(loc, "give exactly one of station, station_type, group")
+        if station is not None and station not in self.station_ids:
+            raise self.fail((*loc, "station"), f"unknown station {station!r}")
+        if stype is not None and stype not in self.station_types:
+            raise self.fail((*loc, "station_type"), f"unknown station type {stype!r}")
+        if group is not None and group not in self.groups:
+            raise self.fail((*loc, "group"), f"unknown group {group!r}")
 
-    sessions: list[PlannedSession] = []
-    for i, e in enumerate(scenario.sessions):
-        check_target(("sessions", i), e)
-        if e.vehicle not in vehicle_types:
-            raise fail(("sessions", i, "vehicle"), f"unknown vehicle type {e.vehicle!r}")
+    def vehicle(self, loc: tuple[str | int, ...], name: str) -> None:
+        if name not in self.vehicle_types:
+            raise self.fail(loc, f"unknown vehicle type {name!r}")
+
+    def explicit(self, i: int, e: SessionEntry) -> PlannedSession:
+        self.check_target(("sessions", i), e)
+        self.vehicle(("sessions", i, "vehicle"), e.vehicle)
+        tz = self.scenario.scenario.tz
         arrival, departure = (_aware(t, tz) for t in (e.arrival, e.departure))
         if departure <= arrival:
-            raise fail(("sessions", i, "departure"), "departure is not after arrival")
-        sessions.append(
-            PlannedSession(
-                session_id=e.session_id or f"session-{i + 1}",
-                arrival=arrival,
-                departure=departure,
-                energy_kwh=e.energy_kwh,
-                vehicle_type=e.vehicle,
-                arrival_soc_pct=e.arrival_soc_pct
-                if e.arrival_soc_pct is not None
-                else soc[e.vehicle],
-                station=e.station,
-                station_type=e.station_type,
-                group=e.group,
-                source=f"{path}:{find_line(text, ('sessions', i))}",
-            )
+            raise self.fail(("sessions", i, "departure"), "departure is not after arrival")
+        soc = e.arrival_soc_pct if e.arrival_soc_pct is not None else self.soc[e.vehicle]
+        return PlannedSession(
+            session_id=e.session_id or f"session-{i + 1}",
+            arrival=arrival,
+            departure=departure,
+            energy_kwh=e.energy_kwh,
+            vehicle_type=e.vehicle,
+            arrival_soc_pct=soc,
+            station=e.station,
+            station_type=e.station_type,
+            group=e.group,
+            source=f"{self.path}:{find_line(self.text, ('sessions', i))}",
         )
-    for i, g in enumerate(scenario.generate):
-        check_target(("generate", i), g)
+
+    def generated(self, i: int, g: GenerateEntry, plan: ScenarioPlan) -> list[PlannedSession]:
+        self.check_target(("generate", i), g)
         for v in g.vehicles:
-            if v not in vehicle_types:
-                raise fail(("generate", i, "vehicles"), f"unknown vehicle type {v!r}")
-        src = f"{path}:{find_line(text, ('generate', i))}"
-        sessions += generate_sessions(g, plan.start, plan.end, tz, scenario.scenario.seed, soc, src)
-    if scenario.sessions_csv is not None:
-        sessions += _csv_sessions(plan, text, soc)
-    if scenario.trondheim is not None:
-        t = scenario.trondheim
-        if t.vehicle not in vehicle_types:
-            raise fail(("trondheim", "vehicle"), f"unknown vehicle type {t.vehicle!r}")
-        src_path = BUILTIN_TRONDHEIM if t.path == "builtin" else path.parent / t.path
-        station_ids = list(dict.fromkeys(p.station_id for p in ports))
-        sessions += read_trondheim(
-            src_path, t.garage, station_ids, plan.start, plan.end, t.vehicle, soc[t.vehicle]
+            self.vehicle(("generate", i, "vehicles"), v)
+        src = f"{self.path}:{find_line(self.text, ('generate', i))}"
+        info = self.scenario.scenario
+        return generate_sessions(g, plan.start, plan.end, info.tz, info.seed, self.soc, src)
+
+    def trondheim(self, plan: ScenarioPlan) -> list[PlannedSession]:
+        t = self.scenario.trondheim
+        assert t is not None
+        self.vehicle(("trondheim", "vehicle"), t.vehicle)
+        src_path = BUILTIN_TRONDHEIM if t.path == "builtin" else self.path.parent / t.path
+        station_ids = list(dict.fromkeys(p.station_id for p in plan.ports))
+        return read_trondheim(
+            src_path, t.garage, station_ids, plan.start, plan.end, t.vehicle, self.soc[t.vehicle]
         )
+
+
+def _resolve(scenario: Scenario, path: Path, text: str) -> ScenarioPlan:
+    r = _Resolver(scenario, path, text)
+    plan = ScenarioPlan(scenario, path, r.ports(), r.station_types, r.vehicle_types)
+    sessions = [r.explicit(i, e) for i, e in enumerate(scenario.sessions)]
+    for i, g in enumerate(scenario.generate):
+        sessions += r.generated(i, g, plan)
+    if scenario.sessions_csv is not None:
+        sessions += _csv_sessions(plan, text, r.soc)
+    if scenario.trondheim is not None:
+        sessions += r.trondheim(plan)
     plan.sessions = sorted(sessions, key=lambda s: (s.arrival, s.session_id))
     return plan
 

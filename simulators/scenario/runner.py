@@ -121,6 +121,7 @@ class ScenarioRunner:
         self._pending = sorted(plan.sessions, key=lambda s: s.arrival)
         self._ev_kwh = 0.0
         self._dcfc_kwh = 0.0
+        self._last_span: tuple[datetime, datetime] | None = None
 
     async def run(self) -> RunOutput:
         plan = self.plan
@@ -169,6 +170,7 @@ class ScenarioRunner:
         ev_kw, dcfc_kw = self._ev_kwh / h, self._dcfc_kwh / h
         self._ev_kwh = self._dcfc_kwh = 0.0
         power = self.site.step(last, now, ev_kw, dcfc_kw)
+        self._last_span = (last, now)
         self.output.add_power(
             last,
             now,
@@ -254,6 +256,11 @@ class ScenarioRunner:
     async def _finish(self, now: datetime) -> None:
         """Unplug whoever is still there (so the CSMS sees every transaction end)."""
         await self._departures(now, all_=True)
-        end = self.clock.now()
-        if end > now and (self._ev_kwh or self._dcfc_kwh):
-            self._tick(now, end)  # the energy of the last unplugs, so the intervals add up
+        # what the stations integrated while unplugging at the end goes into the last tick
+        # (not a tick past the end), so the intervals add up to the delivered energy
+        if self._last_span is not None and (self._ev_kwh or self._dcfc_kwh):
+            t0, t1 = self._last_span
+            h = (t1 - t0).total_seconds() / 3600.0
+            ev_kw, dcfc_kw = (self._ev_kwh + self._dcfc_kwh) / h, self._dcfc_kwh / h
+            self.output.add_power(t0, t1, {"site_kw": ev_kw, "ev_kw": ev_kw, "dcfc_kw": dcfc_kw})
+            self._ev_kwh = self._dcfc_kwh = 0.0

@@ -181,6 +181,21 @@ def _generate_day(
     return out
 
 
+def _trondheim_rows(path: Path, garage: str) -> list[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        raise ScenarioError(path, None, None, "Trondheim sessions file not found")
+    rows: list[tuple[int, dict[str, str]]] = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f, delimiter=";")
+        for col in TRONDHEIM_COLUMNS:
+            if col not in (reader.fieldnames or []):
+                raise ScenarioError(path, 1, col, "missing column")
+        for row in reader:
+            if row["Garage_ID"] == garage:
+                rows.append((reader.line_num, row))
+    return rows
+
+
 def read_trondheim(
     path: Path,
     garage: str,
@@ -195,17 +210,7 @@ def read_trondheim(
     Rows without a plug-out time (34 in the data set) are skipped: they have no departure.
     """
     oslo = ZoneInfo("Europe/Oslo")
-    if not path.is_file():
-        raise ScenarioError(path, None, None, "Trondheim sessions file not found")
-    rows: list[tuple[int, dict[str, str]]] = []
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f, delimiter=";")
-        for col in TRONDHEIM_COLUMNS:
-            if col not in (reader.fieldnames or []):
-                raise ScenarioError(path, 1, col, "missing column")
-        for row in reader:
-            if row["Garage_ID"] == garage:
-                rows.append((reader.line_num, row))
+    rows = _trondheim_rows(path, garage)
     users = sorted({r["User_ID"] for _, r in rows})
     if not users:
         raise ScenarioError(path, None, "Garage_ID", f"no sessions for garage {garage!r}")

@@ -17,6 +17,12 @@ from csms.db.writer import CommitQueue
 from tests.csms.client import booted
 from tests.plugins.csms import MakeCsms
 
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url) as response:
+        return str(response.read().decode())
+
+
 MV = {
     "connectorId": 1,
     "meterValue": [{"timestamp": "2026-07-01T10:00:00Z", "sampledValue": [{"value": "10"}]}],
@@ -94,9 +100,7 @@ async def test_malformed_frames(csms_app: CsmsApp, version: str, codes: list[str
     assert got == codes
     assert "currentTime" in await st.call("Heartbeat", {})  # still connected, still served
     await st.close()
-    text = (
-        urllib.request.urlopen(f"http://127.0.0.1:{csms_app.metrics_port}/metrics").read().decode()
-    )
+    text = await asyncio.to_thread(_get, f"http://127.0.0.1:{csms_app.metrics_port}/metrics")
     assert f'csms_call_errors_total{{code="{codes[0]}",direction="sent"}} 1.0' in text
     assert 'action="(unknown)"' in text and "MakeCoffee" not in text
 

@@ -65,7 +65,8 @@ async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     cfg = tmp_path / "csms.toml"
     cfg.write_text('[server]\nhost = "127.0.0.1"\nmetrics_port = 0\n[logging]\nformat = "json"\n')
     env = {**os.environ, "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true"}
-    proc = subprocess.Popen(
+    proc = await asyncio.to_thread(
+        subprocess.Popen,
         [
             sys.executable,
             "-m",

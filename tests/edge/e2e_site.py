@@ -86,11 +86,28 @@ connectors.1 = {{ group = "dcfc", max_power_kw = 50, phases = 3 }}
 STATIONS = {"F1": "1.6", "F2": "1.6", "P1": "2.0.1", "P2": "2.0.1", "DCFC-01": "1.6"}
 
 
-def edge_config(broker: Any, tmp: Path, *, limit: float = 200, interval: float = 60,
-                stale: float = 60, open1: str = "21:30:00", open2: str = "23:30:00") -> EdgeConfig:
+def edge_config(
+    broker: Any,
+    tmp: Path,
+    *,
+    limit: float = 200,
+    interval: float = 60,
+    stale: float = 60,
+    open1: str = "21:30:00",
+    open2: str = "23:30:00",
+) -> EdgeConfig:
     path = tmp / "e2e-site.toml"
-    path.write_text(SITE_TOML.format(host=broker.host, port=broker.port, limit=limit,
-                                     interval=interval, stale=stale, open1=open1, open2=open2))
+    path.write_text(
+        SITE_TOML.format(
+            host=broker.host,
+            port=broker.port,
+            limit=limit,
+            interval=interval,
+            stale=stale,
+            open1=open1,
+            open2=open2,
+        )
+    )
     return load_site_config(path)
 
 
@@ -173,8 +190,15 @@ class E2ESite:
 
 @asynccontextmanager
 async def e2e_site(
-    broker: Any, db_url: str, cfg: EdgeConfig, start: datetime, *, speed: float,
-    meter_s: float = 10.0, base_kw: float = 5.0, station_meter_s: float = 10.0,
+    broker: Any,
+    db_url: str,
+    cfg: EdgeConfig,
+    start: datetime,
+    *,
+    speed: float,
+    meter_s: float = 10.0,
+    base_kw: float = 5.0,
+    station_meter_s: float = 10.0,
 ) -> AsyncIterator[E2ESite]:
     clock = SimClock(start, speed=speed)
     async with AsyncExitStack() as stack:
@@ -188,8 +212,12 @@ async def e2e_site(
         stations: dict[str, SimStation] = {}
         for sid, version in STATIONS.items():
             preset = "DCFC" if sid.startswith("DCFC") else "L2"
-            scfg = StationConfig(station_id=sid, ocpp_version=version, preset=preset,  # type: ignore[arg-type]
-                                 meter_interval_s=station_meter_s)
+            scfg = StationConfig(
+                station_id=sid,
+                ocpp_version=version,
+                preset=preset,  # type: ignore[arg-type]
+                meter_interval_s=station_meter_s,
+            )
             stations[sid] = await stack.enter_async_context(SimStation(scfg, csms.url, clock))
         for s in stations.values():
             await s.wait_accepted()

@@ -10,7 +10,7 @@ from edge.rules import Want, allocate
 from edge.rules.allocation import water_level
 
 
-def limits(allocs: list) -> dict[str, float]:  # noqa: ANN001
+def limits(allocs: list) -> dict[str, float]:
     return {a.key: a.limit_kw for a in allocs}
 
 

@@ -34,9 +34,17 @@ def test_reference_garage_matches_the_simulator_station_list() -> None:
     ids = cfg.station_ids()
     assert len(ids) == 51
     assert {"L2-F1-01", "L1-F4-01", "L2-P-16", "L1-P-10", "DCFC-01"} <= set(ids)
-    windows = {g: cfg.groups[g].start_window.opens.strftime("%H:%M") for g in cfg.groups
-               if cfg.groups[g].start_window}  # type: ignore[union-attr]
-    assert windows == {"fleet-1": "21:30", "fleet-2": "23:30", "fleet-3": "01:30", "fleet-4": "03:30"}
+    windows = {
+        name: g.start_window.opens.strftime("%H:%M")
+        for name, g in cfg.groups.items()
+        if g.start_window is not None
+    }
+    assert windows == {
+        "fleet-1": "21:30",
+        "fleet-2": "23:30",
+        "fleet-3": "01:30",
+        "fleet-4": "03:30",
+    }
     assert not cfg.groups["dcfc"].controlled
 
 
@@ -57,8 +65,9 @@ def test_check_config_prints_summary(capsys: pytest.CaptureFixture[str]) -> None
         (("[groups.g]", '[groups.g]\nstart_window = { opens = "25:00" }'), "groups.g.start_window"),
     ],
 )
-def test_errors_name_the_key(tmp_path: Path, patch: tuple[str, str], key: str,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_name_the_key(
+    tmp_path: Path, patch: tuple[str, str], key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path, MINIMAL.replace(*patch, 1))
     with pytest.raises(ConfigError) as exc:
         load_site_config(path)
@@ -75,7 +84,9 @@ def test_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cfg.meter_stale_after_s is not None and cfg.client_id == "edge-t"
 
 
-def test_unknown_planner_is_a_config_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_planner_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path, MINIMAL + '\n[optimizer]\nstrategy = "no-such"\n')
     assert main(["check-config", str(path)]) == 2
     assert "optimizer.strategy" in capsys.readouterr().err

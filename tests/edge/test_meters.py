@@ -25,8 +25,16 @@ def test_gateway_field_unit_scale() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload", [b"not json", b'{"power": 1}', b'{"power_kw": null}', b'{"power_kw": "x"}',
-                b'{"power_kw": true}', b"[1, 2]", b'{"power_kw": NaN}']
+    "payload",
+    [
+        b"not json",
+        b'{"power": 1}',
+        b'{"power_kw": null}',
+        b'{"power_kw": "x"}',
+        b'{"power_kw": true}',
+        b"[1, 2]",
+        b'{"power_kw": NaN}',
+    ],
 )
 def test_bad_payloads_raise(payload: bytes) -> None:
     with pytest.raises(MeterPayloadError):

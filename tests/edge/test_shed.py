@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from edge.rules import ShedParams, ShedState, release_due, update_shed
@@ -14,7 +15,7 @@ def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
 
 
-def run(readings: list[tuple[float, float]], p: ShedParams = P) -> list[bool]:
+def run(readings: Sequence[tuple[float, float]], p: ShedParams = P) -> list[bool]:
     st = ShedState()
     out = []
     for t, kw in readings:

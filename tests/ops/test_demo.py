@@ -89,12 +89,13 @@ def test_demo_ctrl_c_stops_every_child(tmp_path: Path) -> None:
                 break
         assert any("sim  site" in line for line in lines), "".join(lines)
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        rest, _ = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, "".join(lines) + rest
     assert "stopped; no report" in rest
+    assert "did not stop in time" not in rest, rest
     pids = json.loads((out / "processes.json").read_text())
     broker = json.loads((out / "broker.json").read_text())
     pids["broker"] = broker["pid"]

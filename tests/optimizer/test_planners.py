@@ -263,3 +263,10 @@ def test_warm_start_agrees_with_the_cold_milp():
         short = sum(plan.shortfall_kwh.values())
         costs[warm] = _bill_cost(req, tariff, np.array(plan.grid_kw)) + cfg.alpha_per_kwh * short
     assert costs[True] == pytest.approx(costs[False], rel=2e-3)
+
+
+def test_energy_due_after_the_horizon_is_not_a_shortfall():
+    # leaves in 60 h; the horizon stops at 48 h and 12 h x 6.6 kW remain after it
+    plan = PLANNERS["milp"](CFG).plan(request([ev("a", 60, 20.0)], tariff=toy_tariff()))
+    assert len(plan.power_kw["a"]) == 192
+    assert plan.shortfall_kwh == {}

@@ -76,9 +76,11 @@ class ContractPeer:
             if reply is not None and cmd.reply_to:
                 await self._client.publish(cmd.reply_to, encode(reply), qos=1)
 
-    async def wait_for(self, predicate: Callable[[list[Command]], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(
+        self, predicate: Callable[[list[Command]], Any], timeout_s: float = 5.0
+    ) -> Any:
         """Wait (real time) until ``predicate(commands)`` is truthy; return its value."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout_s):
             while True:
                 result = predicate(self.commands)
                 if result:
@@ -95,7 +97,11 @@ class ContractPeer:
 
     def last_limit(self, station_id: str, connector_id: int = 1) -> float | None:
         for c in reversed(self.commands):
-            if c.command == "set_limit" and c.station_id == station_id and c.connector_id == connector_id:
+            if (
+                c.command == "set_limit"
+                and c.station_id == station_id
+                and c.connector_id == connector_id
+            ):
                 return c.limit_kw
         return None
 
@@ -110,7 +116,9 @@ class ContractPeer:
             retain=True,
         )
 
-    async def status(self, station_id: str, status: str, at: datetime, connector_id: int = 1) -> None:
+    async def status(
+        self, station_id: str, status: str, at: datetime, connector_id: int = 1
+    ) -> None:
         await self.publish(
             self.topics.connector_status(station_id, connector_id),
             ConnectorStatus(ts=at, station_id=station_id, connector_id=connector_id, status=status),
@@ -189,15 +197,15 @@ def small_site_toml(host: str, port: int) -> str:
 
 
 @asynccontextmanager
-async def running_edge(app: Any, timeout: float = 10.0) -> AsyncIterator[Any]:
+async def running_edge(app: Any, timeout_s: float = 10.0) -> AsyncIterator[Any]:
     """Run an EdgeApp in a task until the block ends; connected on entry."""
     task = asyncio.create_task(app.run(), name="edge-under-test")
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout_s):
             await app.ready.wait()
             await app.link.connected.wait()
         yield app
     finally:
         app.stop()
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout_s):
             await task

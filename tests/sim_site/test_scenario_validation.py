@@ -135,3 +135,10 @@ def test_shipped_scenarios_validate() -> None:
     trondheim = load_scenario("trondheim")
     assert len(trondheim.ports) == 22 and len(trondheim.sessions) > 30
     assert all(s.station and s.station.startswith("BL2-") for s in trondheim.sessions)
+
+
+def test_trondheim_unknown_garage(tmp_path: Path) -> None:
+    text = BASE + '\n[trondheim]\ngarage = "Nowhere"\n'
+    err = _err(_write(tmp_path, text))
+    assert err.field == "Garage_ID" and "Nowhere" in err.message
+    assert err.path.endswith("norway_trondheim_residential_ev_sessions_sorensen2021.csv")

@@ -27,6 +27,7 @@ def test_draws_min_of_offer_and_onboard_limit() -> None:
 def test_dc_mode_uses_dc_limit() -> None:
     ev = Vehicle("ev1", SPEC, arrival_soc_pct=20, mode="dc")
     assert ev.max_power_kw() == pytest.approx(50.0)
+    assert ev.phases == 3  # the on-board charger (1 phase) is bypassed on DC
     assert ev.step(150.0, 60) == pytest.approx(50.0)
 
 

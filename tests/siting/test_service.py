@@ -193,3 +193,23 @@ def test_cli_reads_the_reference_garage_config(capsys: pytest.CaptureFixture[str
     )
     assert code == 0
     assert "site reference-garage station L2-" in capsys.readouterr().out
+
+
+async def test_assignments_wait_while_the_broker_is_away() -> None:
+    from edge.siting.service import SitingService
+
+    sent: list[str] = []
+    broker_up = False
+
+    async def publish(topic: str, payload: bytes) -> None:
+        if not broker_up:
+            raise ConnectionError("not connected")
+        sent.append(decode(Assignment, payload).vehicle_id)
+
+    site = build_ieee13(chargers=[slow("633"), slow("652")], site_id="depot")
+    async with SitingService(SitingSection(planner="edf"), site, ManualClock(NOW), publish) as svc:
+        await svc.handle_arrival(request("first"))
+        assert sent == [] and len(svc.outbox) == 1  # decided, kept, not lost
+        broker_up = True
+        await svc.handle_arrival(request("second"))
+    assert sent == ["first", "second"] and svc.outbox == []

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from csms.app import CsmsApp
 from csms.db.models import Station
@@ -283,9 +286,18 @@ async def test_csms_state_is_retained_and_goes_offline_on_shutdown(mqtt_broker, 
         )
 
 
-async def test_command_that_takes_too_long_times_out(mqtt_broker, sqlite_url) -> None:
-    mqtt = {"command_timeout_s": 0.001}
-    async with site(mqtt_broker, sqlite_url, "2.0.1", mqtt=mqtt) as (_app, _st, probe, clock):
-        reply = await probe.command("CP1", set_limit(clock))
-        assert reply.error is not None and reply.error.code == "timeout"
-        assert reply.correlation_id == "c-1"
+async def test_station_that_never_answers_gives_timeout(mqtt_broker, sqlite_url) -> None:
+    """A real OCPP 1.6 peer that boots, then ignores every CALL from the CSMS."""
+    clock = SimClock(datetime(2026, 7, 1, tzinfo=UTC), speed=SPEED)
+    async with (
+        contract_probe(mqtt_broker) as probe,
+        run_csms(mqtt_broker, sqlite_url, clock, server={"call_timeout_s": 0.3}) as app,
+        connect(f"{app.url}/MUTE", subprotocols=[Subprotocol("ocpp1.6")]) as ws,
+    ):
+        boot = {"chargePointVendor": "x", "chargePointModel": "y"}
+        await ws.send(json.dumps([2, "b1", "BootNotification", boot]))
+        while json.loads(await ws.recv())[1] != "b1":
+            pass
+        reply = await probe.command("MUTE", set_limit(clock, station_id="MUTE"))
+        assert reply.error is not None and reply.error.code == "timeout", reply
+        assert "no answer" in reply.error.message
