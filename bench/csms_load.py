@@ -265,6 +265,17 @@ async def scale(server: Server, n: int, duration_s: float, interval_s: float) ->
     }
 
 
+def report_throughput(args: argparse.Namespace, rates: dict[str, list[float]]) -> None:
+    bare, csms = statistics.median(rates["bare"]), statistics.median(rates["csms"])
+    # each run's pair is measured back to back: the median of the pair ratios is the
+    # figure least disturbed by other load on the machine
+    pair = statistics.median(c / b for b, c in zip(rates["bare"], rates["csms"], strict=True))
+    print(f"\nthroughput ({args.tp_stations} stations back to back, median of {args.runs}):")
+    print(f"  bare websockets+JSON {bare:8.0f} msg/s")
+    print(f"  csms (validated, committed) {csms:8.0f} msg/s")
+    print(f"  ratio csms/bare {csms / bare:.2f} (median of per-run ratios {pair:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -287,14 +298,8 @@ def main() -> None:
                     rate = asyncio.run(throughput(srv.port, args.tp_stations, args.tp_duration))
                 rates[kind].append(rate)
                 print(f"run {run + 1} {kind:5s} {rate:8.0f} msg/s", flush=True)
-        bare, csms = statistics.median(rates["bare"]), statistics.median(rates["csms"])
-        # each run's pair is measured back to back: the median of the pair ratios is the
-        # figure least disturbed by other load on the machine
-        pair = statistics.median(c / b for b, c in zip(rates["bare"], rates["csms"], strict=True))
-        print(f"\nthroughput ({args.tp_stations} stations back to back, median of {args.runs}):")
-        print(f"  bare websockets+JSON {bare:8.0f} msg/s")
-        print(f"  csms (validated, committed) {csms:8.0f} msg/s")
-        print(f"  ratio csms/bare {csms / bare:.2f} (median of per-run ratios {pair:.2f})")
+        if args.runs > 0:
+            report_throughput(args, rates)
         if args.skip_scale:
             return
         with Server("csms", Path(tmp)) as srv:

@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from csms.config import CsmsSettings
 from csms.db.database import Database
@@ -58,10 +59,13 @@ class Core:
 
     async def station(self, station_id: str) -> Station | None:
         """The station's row (registered or not), or None when never seen."""
-        async with self.database.session() as s:
-            return (
-                await s.execute(select(Station).where(Station.station_id == station_id))
+
+        def read(s: Session) -> Station | None:
+            return s.execute(
+                select(Station).where(Station.station_id == station_id)
             ).scalar_one_or_none()
+
+        return await self.database.transaction(read)
 
     async def registered_station(self, station_id: str) -> Station | None:
         row = await self.station(station_id)

@@ -1,4 +1,4 @@
-"""Units of database work of the handlers (run by the CommitQueue, one session each)."""
+"""Units of database work of the handlers: synchronous ORM code, run in a CommitQueue batch."""
 
 from __future__ import annotations
 
@@ -6,23 +6,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms.db.models import Connector, IdTag, MeterValue, Station, StationEvent, Transaction
 from csms.db.writer import defer_insert
 from csms.normalise import Sample
 
 
-async def station_row(s: AsyncSession, station_id: str, now: datetime) -> Station:
-    row = await s.get(Station, station_id)
+def station_row(s: Session, station_id: str, now: datetime) -> Station:
+    row = s.get(Station, station_id)
     if row is None:
         row = Station(station_id=station_id, registry_status=None, created_at=now)
         s.add(row)
     return row
 
 
-async def record_boot(
-    s: AsyncSession,
+def record_boot(
+    s: Session,
     station_id: str,
     now: datetime,
     *,
@@ -31,7 +31,7 @@ async def record_boot(
     default_status: str,
 ) -> str:
     """Update the station's identity from a BootNotification; return the boot status."""
-    row = await station_row(s, station_id, now)
+    row = station_row(s, station_id, now)
     status = row.registry_status or default_status
     row.ocpp_version = version
     row.vendor = info.get("vendor")
@@ -44,8 +44,8 @@ async def record_boot(
     return status
 
 
-async def set_connector_status(
-    s: AsyncSession,
+def set_connector_status(
+    s: Session,
     station_id: str,
     connector_id: int,
     evse_connector_id: int,
@@ -56,8 +56,8 @@ async def set_connector_status(
     station_time: datetime | None,
     now: datetime,
 ) -> None:
-    await station_row(s, station_id, now)
-    row = await s.get(Connector, (station_id, connector_id, evse_connector_id))
+    station_row(s, station_id, now)
+    row = s.get(Connector, (station_id, connector_id, evse_connector_id))
     if row is None:
         row = Connector(
             station_id=station_id, connector_id=connector_id, evse_connector_id=evse_connector_id
@@ -67,11 +67,11 @@ async def set_connector_status(
     row.station_time, row.updated_at = station_time, now
 
 
-async def id_tag_status(
-    s: AsyncSession, id_tag: str, now: datetime, *, accept_all: bool
+def id_tag_status(
+    s: Session, id_tag: str, now: datetime, *, accept_all: bool
 ) -> tuple[str, IdTag | None]:
     """'Accepted', 'Blocked', 'Expired' or 'Invalid' (1.6 names) for ``id_tag``."""
-    tag = await s.get(IdTag, id_tag)
+    tag = s.get(IdTag, id_tag)
     if tag is None:
         return ("Accepted" if accept_all else "Invalid"), None
     if tag.expiry is not None and tag.expiry <= now:
@@ -79,10 +79,10 @@ async def id_tag_status(
     return tag.status, tag
 
 
-async def find_transaction(s: AsyncSession, station_id: str, *keys: str) -> Transaction | None:
+def find_transaction(s: Session, station_id: str, *keys: str) -> Transaction | None:
     for key in keys:
         row = (
-            await s.execute(
+            s.execute(
                 select(Transaction).where(
                     Transaction.station_id == station_id, Transaction.tx_key == key
                 )
@@ -93,8 +93,8 @@ async def find_transaction(s: AsyncSession, station_id: str, *keys: str) -> Tran
     return None
 
 
-async def store_samples(
-    s: AsyncSession,
+def store_samples(
+    s: Session,
     station_id: str,
     connector_id: int,
     tx_key: str | None,
@@ -127,8 +127,8 @@ async def store_samples(
     return len(rows)
 
 
-async def store_event(
-    s: AsyncSession,
+def store_event(
+    s: Session,
     station_id: str,
     action: str,
     payload: dict[str, Any],

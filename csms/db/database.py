@@ -3,24 +3,29 @@ sessions, and Alembic migrations run programmatically on start-up."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from csms.db.url import async_url
 from csms.errors import CsmsError
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -50,6 +55,10 @@ class Database:
         self._echo = echo
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        # SQLite: the writer's transactions run on a plain pysqlite engine in one thread,
+        # a whole batch per thread hop (aiosqlite hops threads for every statement)
+        self._sync_engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +81,10 @@ class Database:
         self._engine = create_async_engine(self._async_url, **kwargs)
         if self.is_sqlite:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+            sync_url = self._async_url.set(drivername="sqlite+pysqlite")
+            self._sync_engine = create_engine(sync_url, echo=self._echo)
+            event.listen(self._sync_engine, "connect", _sqlite_pragmas)
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="csms-sqlite")
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         return self
 
@@ -81,6 +94,12 @@ class Database:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -91,6 +110,27 @@ class Database:
         if self._sessions is None:
             raise CsmsError("database is not open (use `async with Database(url)`)")
         return self._sessions()
+
+    async def transaction(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` (synchronous ORM code) in one transaction and commit.
+
+        SQLite: on the database thread in one hop; PostgreSQL: through asyncpg via
+        ``AsyncSession.run_sync``. An exception rolls back and propagates.
+        """
+        if self._sync_engine is not None and self._executor is not None:
+            engine = self._sync_engine
+
+            def run() -> T:
+                with Session(engine, expire_on_commit=False) as session:
+                    result = fn(session)
+                    session.commit()
+                    return result
+
+            return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        async with self.session() as session:
+            result = await session.run_sync(fn)
+            await session.commit()
+            return result
 
     async def migrate(self, revision: str = "head") -> None:
         """Run Alembic upgrade to ``revision`` over this database's engine."""

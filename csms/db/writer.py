@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms.db.database import Database
 from csms.metrics import Metrics
@@ -23,11 +23,12 @@ from evcommon.logs import get_logger
 
 T = TypeVar("T")
 DEFERRED = "csms_deferred_inserts"
-Work = Callable[[AsyncSession], Awaitable[Any]]
+# A unit of work is synchronous ORM code: a whole batch runs without awaiting per statement
+Work = Callable[[Session], Any]
 log = get_logger("csms.db")
 
 
-def defer_insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+def defer_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` with the batch, in one executemany just before its commit.
 
     For append-only rows nothing in the batch reads back (meter values): a batch of
@@ -43,7 +44,7 @@ class CommitQueue:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Work, asyncio.Future[Any]]] = asyncio.Queue()
 
-    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in the next batch; return its result once committed."""
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((work, fut))
@@ -94,16 +95,15 @@ class CommitQueue:
         self._metrics.db_batch.observe(len(batch))
 
     async def _attempt(self, works: list[Work]) -> list[Any]:
-        async with self._db.session() as session:
-            results = [await work(session) for work in works]
+        def batch(session: Session) -> list[Any]:
+            results = [work(session) for work in works]
             deferred: dict[Any, list[dict[str, Any]]] = session.info.pop(DEFERRED, {})
-            if deferred:
-                conn = await session.connection()
-                for model, rows in deferred.items():
-                    # Core executemany: no ORM unit-of-work bookkeeping per row
-                    await conn.execute(insert(model.__table__), rows)
-            await session.commit()
+            for model, rows in deferred.items():
+                # Core executemany: no ORM unit-of-work bookkeeping per row
+                session.execute(insert(model.__table__), rows)
             return results
+
+        return await self._db.transaction(batch)
 
     def _fail(self, fut: asyncio.Future[Any], exc: Exception) -> None:
         self._metrics.db_errors.inc()

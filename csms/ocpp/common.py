@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms import store
 from csms.connection import Connection, Handler
@@ -41,8 +41,8 @@ async def boot(conn: Connection, info: dict[str, str | None]) -> Reply:
     now = core.clock.now()
     default = core.settings.server.unknown_station_boot_status
 
-    async def work(s: AsyncSession) -> str:
-        return await store.record_boot(
+    def work(s: Session) -> str:
+        return store.record_boot(
             s, conn.station_id, now, version=conn.ocpp_version, info=info, default_status=default
         )
 
@@ -78,8 +78,8 @@ async def authorize_status(conn: Connection, id_tag: str) -> tuple[str, datetime
     now = core.clock.now()
     accept_all = core.settings.security.accept_all_id_tags
 
-    async def work(s: AsyncSession) -> tuple[str, datetime | None]:
-        status, tag = await store.id_tag_status(s, id_tag, now, accept_all=accept_all)
+    def work(s: Session) -> tuple[str, datetime | None]:
+        status, tag = store.id_tag_status(s, id_tag, now, accept_all=accept_all)
         return status, tag.expiry if tag is not None else None
 
     return await core.commits.run(work)
@@ -98,10 +98,10 @@ def recorder(
         now = conn.core.clock.now()
         ts = station_time(conn, payload.get(time_field)) if time_field else None
 
-        async def work(s: AsyncSession) -> None:
-            await store.store_event(s, conn.station_id, action, payload, station_time=ts, now=now)
+        def work(s: Session) -> None:
+            store.store_event(s, conn.station_id, action, payload, station_time=ts, now=now)
             if station_field is not None:
-                row = await store.station_row(s, conn.station_id, now)
+                row = store.station_row(s, conn.station_id, now)
                 setattr(row, station_field[1], payload.get(station_field[0]))
 
         await conn.core.commits.run(work)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms import normalise, store
 from csms.connection import Connection, Handler
@@ -35,8 +35,8 @@ async def status_notification(conn: Connection, p: dict[str, Any]) -> dict[str, 
     ts = station_time(conn, p.get("timestamp"))
     error_code = p.get("errorCode")
 
-    async def work(s: AsyncSession) -> None:
-        await store.set_connector_status(
+    def work(s: Session) -> None:
+        store.set_connector_status(
             s,
             conn.station_id,
             p["connectorId"],
@@ -80,10 +80,10 @@ async def start_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, An
     started_at = station_time(conn, p["timestamp"]) or now
     accept_all = core.settings.security.accept_all_id_tags
 
-    async def work(s: AsyncSession) -> tuple[Transaction, bool, str, datetime | None]:
-        status, tag = await store.id_tag_status(s, p["idTag"], now, accept_all=accept_all)
+    def work(s: Session) -> tuple[Transaction, bool, str, datetime | None]:
+        status, tag = store.id_tag_status(s, p["idTag"], now, accept_all=accept_all)
         expiry = tag.expiry if tag is not None else None
-        existing = await _duplicate_start(s, conn.station_id, p)
+        existing = _duplicate_start(s, conn.station_id, p)
         if existing is not None:
             return existing, False, status, expiry
         tx = Transaction(
@@ -99,7 +99,7 @@ async def start_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, An
             updated_at=now,
         )
         s.add(tx)
-        await s.flush()  # the database allocates the id; 1.6 transactionId = row id
+        s.flush()  # the database allocates the id; 1.6 transactionId = row id
         tx.tx_key = str(tx.id)
         return tx, True, status, expiry
 
@@ -111,9 +111,7 @@ async def start_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, An
     return {"transactionId": tx.id, "idTagInfo": _id_tag_info(status, expiry)}
 
 
-async def _duplicate_start(
-    s: AsyncSession, station_id: str, p: dict[str, Any]
-) -> Transaction | None:
+def _duplicate_start(s: Session, station_id: str, p: dict[str, Any]) -> Transaction | None:
     q = select(Transaction).where(
         Transaction.station_id == station_id,
         Transaction.connector_id == p["connectorId"],
@@ -121,7 +119,7 @@ async def _duplicate_start(
         Transaction.start_ts_raw == p["timestamp"][:40],
         Transaction.meter_start_wh == float(p["meterStart"]),
     )
-    return (await s.execute(q)).scalars().first()
+    return (s.execute(q)).scalars().first()
 
 
 def _tx_event(
@@ -154,11 +152,11 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
     groups = _groups(conn, p.get("transactionData") or [])
     accept_all = core.settings.security.accept_all_id_tags
 
-    async def work(s: AsyncSession) -> tuple[Transaction, bool, str | None]:
+    def work(s: Session) -> tuple[Transaction, bool, str | None]:
         status = None
         if p.get("idTag"):
-            status, _ = await store.id_tag_status(s, p["idTag"], now, accept_all=accept_all)
-        tx = await store.find_transaction(s, conn.station_id, str(tx_id), f"u{tx_id}")
+            status, _ = store.id_tag_status(s, p["idTag"], now, accept_all=accept_all)
+        tx = store.find_transaction(s, conn.station_id, str(tx_id), f"u{tx_id}")
         if tx is not None and tx.ended_at is not None:
             return tx, False, status  # a resent Stop: answered, stored once
         if tx is None:
@@ -173,7 +171,7 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
         tx.stop_reason = p.get("reason") or "Local"
         tx.stop_data = {"idTag": p.get("idTag"), "transactionData": p.get("transactionData")}
         tx.updated_at = now
-        await store.store_samples(
+        store.store_samples(
             s,
             conn.station_id,
             tx.connector_id or 0,
@@ -205,8 +203,8 @@ async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     tx_key = str(p["transactionId"]) if p.get("transactionId") is not None else None
     groups = _groups(conn, p["meterValue"])
 
-    async def work(s: AsyncSession) -> None:
-        await store.store_samples(
+    def work(s: Session) -> None:
+        store.store_samples(
             s, conn.station_id, connector_id, tx_key, groups, source="MeterValues", now=now
         )
 

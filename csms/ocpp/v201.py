@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms import normalise, store
 from csms.connection import Connection, Handler
@@ -36,8 +36,8 @@ async def status_notification(conn: Connection, p: dict[str, Any]) -> dict[str, 
     now = core.clock.now()
     ts = station_time(conn, p["timestamp"])
 
-    async def work(s: AsyncSession) -> None:
-        await store.set_connector_status(
+    def work(s: Session) -> None:
+        store.set_connector_status(
             s,
             conn.station_id,
             p["evseId"],
@@ -101,12 +101,12 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
     id_token = (p.get("idToken") or {}).get("idToken")
     accept_all = core.settings.security.accept_all_id_tags
 
-    async def work(s: AsyncSession) -> tuple[Transaction, bool, str | None, datetime | None]:
+    def work(s: Session) -> tuple[Transaction, bool, str | None, datetime | None]:
         status, expiry = None, None
         if id_token:
-            status, tag = await store.id_tag_status(s, id_token, now, accept_all=accept_all)
+            status, tag = store.id_tag_status(s, id_token, now, accept_all=accept_all)
             expiry = tag.expiry if tag is not None else None
-        tx = await store.find_transaction(s, conn.station_id, tx_key)
+        tx = store.find_transaction(s, conn.station_id, tx_key)
         if tx is None:
             tx = Transaction(
                 station_id=conn.station_id,
@@ -136,7 +136,7 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
             tx.stop_reason = info.get("stoppedReason") or "Local"
             tx.meter_stop_wh = energy_wh if energy_wh is not None else tx.meter_stop_wh
             tx.stop_data = {"triggerReason": p.get("triggerReason")}
-        await store.store_samples(
+        store.store_samples(
             s,
             conn.station_id,
             tx.connector_id or 0,
@@ -187,8 +187,8 @@ async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     evse_id = p["evseId"]
     groups = _groups(conn, p["meterValue"])
 
-    async def work(s: AsyncSession) -> None:
-        await store.store_samples(
+    def work(s: Session) -> None:
+        store.store_samples(
             s, conn.station_id, evse_id, None, groups, source="MeterValues", now=now
         )
 
@@ -203,13 +203,13 @@ async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
 async def notify_report(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     now = conn.core.clock.now()
 
-    async def work(s: AsyncSession) -> None:
+    def work(s: Session) -> None:
         for item in p.get("reportData") or []:
             component = component_key(item["component"])
             variable = variable_key(item["variable"])
             for attr in item.get("variableAttribute") or []:
                 key = (conn.station_id, component, variable, attr.get("type", "Actual"))
-                row = await s.get(DeviceVariable, key)
+                row = s.get(DeviceVariable, key)
                 if row is None:
                     row = DeviceVariable(
                         station_id=key[0], component=key[1], variable=key[2], attribute_type=key[3]
@@ -244,7 +244,7 @@ async def notify_ev_charging_needs(conn: Connection, p: dict[str, Any]) -> dict[
     min_current = params.get("evMinCurrent")
     max_current = params.get("evMaxCurrent")
 
-    async def work(s: AsyncSession) -> None:
+    def work(s: Session) -> None:
         s.add(
             EvChargingNeeds(
                 station_id=conn.station_id,

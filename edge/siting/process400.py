@@ -119,6 +119,7 @@ class SitingEngine:
         now_slot = min(start, slot_of(now, self.params.interval_s))
         base = self.schedule.copy()
         base.drop_before(now_slot)
+        base.entries.pop(arrival.vehicle_id, None)  # a repeated request replaces the old one
         self._trail = {}  # why nodes were dropped, over all attempts
         attempt = self._attempt(arrival, base, start, end, now_slot, needs_fast, "direct")
         if attempt is None:

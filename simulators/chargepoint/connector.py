@@ -75,9 +75,13 @@ class Connector:
             return None
         return TxContext(self.tx.started_at, self.tx.csms_id)
 
-    def current_a(self, config: StationConfig) -> float:
+    def phases_used(self, config: StationConfig) -> int:
         phases = min(self.ev.phases, config.phase_count) if self.ev else config.phase_count
-        return self.power_w / (config.volts * max(1, phases))
+        return max(1, phases)
+
+    def current_a(self, config: StationConfig) -> float:
+        """Current per phase used."""
+        return self.power_w / (config.volts * self.phases_used(config))
 
 
 def _offered_w(

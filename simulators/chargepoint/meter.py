@@ -22,7 +22,11 @@ def sampled_values(
     if energy_only:
         return values
     values.append(_value(v(c.power_w), context, "Power.Active.Import", "W", as_text))
-    values.append(_value(v(c.current_a(config)), context, "Current.Import", "A", as_text))
+    # one current per phase the EV draws on (L1 only for a 1-phase vehicle)
+    for n in range(1, c.phases_used(config) + 1):
+        item = _value(v(c.current_a(config)), context, "Current.Import", "A", as_text)
+        item["phase"] = f"L{n}"
+        values.append(item)
     values.append(_value(v(config.volts), context, "Voltage", "V", as_text))
     soc = c.ev.soc_pct if c.ev is not None else None
     if soc is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from csms.app import CsmsApp
 from csms.db.models import IdTag, MeterValue
@@ -142,14 +142,14 @@ async def test_one_failing_unit_does_not_fail_its_batch(csms_app: CsmsApp) -> No
     now = datetime.now(UTC)
 
     def add(tag: str) -> Any:
-        async def work(s: AsyncSession) -> str:
+        def work(s: Session) -> str:
             s.add(IdTag(id_tag=tag, status="Accepted", created_at=now))
-            await s.flush()
+            s.flush()
             return tag
 
         return work
 
-    async def broken(s: AsyncSession) -> None:
+    def broken(s: Session) -> None:
         raise RuntimeError("boom")
 
     results = await asyncio.gather(

@@ -36,7 +36,7 @@ def alive(pid: int) -> bool:
 def test_demo_short_day_reports_every_part(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [EVSIM, "demo", "--hours", "2", "--speed", "240", "--out", str(out)],
+        [EVSIM, "demo", "--hours", "1", "--speed", "360", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=240,

@@ -36,6 +36,7 @@ class MiniCsms:
     boot_status: str = "Accepted"
     heartbeat_interval_s: int = 300
     refuse_actions: set[str] = field(default_factory=set)  # answer these with InternalError
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # fixed answers by action
     _server: Server | None = None
     _conns: dict[str, ServerConnection] = field(default_factory=dict)
     _pending: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
@@ -137,6 +138,8 @@ class MiniCsms:
         await ws.send(json.dumps([3, msg_id, self._answer(action, payload)]))
 
     def _answer(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if action in self.answers:
+            return self.answers[action]
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if action == "BootNotification":
             return {

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from csms import security
 from csms.app import CsmsApp
-from csms.db.models import EvChargingNeeds, MeterValue, Transaction
+from csms.db.models import EvChargingNeeds, MeterValue, Station, Transaction
 from evcommon.clock import ManualClock
 from simulators.chargepoint import ConstantEv
 from tests.plugins.csms import MakeCsms
@@ -94,11 +95,6 @@ async def test_csms_limit_reaches_the_vehicle(
 async def test_basic_auth_right_and_wrong_password(
     make_csms: MakeCsms, make_station: MakeStation
 ) -> None:
-    from datetime import UTC, datetime
-
-    from csms import security
-    from csms.db.models import Station
-
     app = await make_csms(security={"allow_unknown_stations": False})
     async with app.database.session() as s:
         s.add(

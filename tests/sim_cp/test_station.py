@@ -8,7 +8,7 @@ import pytest
 
 from evcommon.clock import ManualClock
 from simulators.chargepoint import ConstantEv
-from tests.plugins.sim_cp import MiniCsms
+from tests.plugins.sim_cp import MiniCsms, profile_request
 from tests.sim_cp.conftest import MakeStation
 
 VERSIONS = ["1.6", "2.0.1"]
@@ -337,10 +337,7 @@ async def test_bad_csms_answers_are_recorded_and_survived(
     mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock
 ) -> None:
     st = await make_station(mini_csms.url, ocpp_version="1.6", transaction_message_attempts=2)
-    orig = mini_csms._answer
-    mini_csms._answer = lambda a, p: (
-        {"idTagInfo": {"status": "Accepted"}} if a == "StartTransaction" else orig(a, p)
-    )  # type: ignore[method-assign]
+    mini_csms.answers["StartTransaction"] = {"idTagInfo": {"status": "Accepted"}}  # no id
     await st.plug_in(1, ConstantEv())
     await st.flush()
     assert st.bad_answers and st.bad_answers[0][0] == "StartTransaction"
@@ -357,3 +354,32 @@ async def test_mini_csms_answers_match_schemas(
     await st.stop_charging(1)
     await st.flush()
     assert st.bad_answers == []
+
+
+async def test_three_phase_station_reports_current_per_phase_and_amps_bind_per_phase(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock
+) -> None:
+    st = await make_station(
+        mini_csms.url, ocpp_version="1.6", connectors=2, max_power_kw=11.0, voltage_v=230, phases=3
+    )
+    await st.plug_in(1, ConstantEv(max_kw=11.0, phases=3))
+    await st.plug_in(2, ConstantEv(max_kw=7.4, phases=1, id_token="T2"))
+    req = profile_request("1.6", 1, "TxDefaultProfile", 10, unit="A", connector_id=0)
+    assert (await mini_csms.call("CP-1", "SetChargingProfile", req))["status"] == "Accepted"
+    await clock.advance(60)
+    assert st.power_kw(1) == pytest.approx(6.9)  # 10 A x 230 V x 3 phases
+    assert st.power_kw(2) == pytest.approx(2.3)  # the 1-phase EV gets 10 A on one phase
+    await st.flush()
+    by_connector = {r.payload["connectorId"]: r.payload for r in mini_csms.of("MeterValues")}
+    currents = [
+        (v.get("phase"), v["value"])
+        for v in by_connector[1]["meterValue"][0]["sampledValue"]
+        if v["measurand"] == "Current.Import"
+    ]
+    assert currents == [("L1", "10.0"), ("L2", "10.0"), ("L3", "10.0")]
+    one = [
+        v
+        for v in by_connector[2]["meterValue"][0]["sampledValue"]
+        if v["measurand"] == "Current.Import"
+    ]
+    assert [(v["phase"], v["value"]) for v in one] == [("L1", "10.0")]

@@ -221,3 +221,11 @@ def test_over_voltage_is_reported_not_dropped() -> None:
     d = SitingEngine(site).site_vehicle(arrival("ev"), NOW)
     assert "675" in d.over_voltage_nodes
     assert d.node == "675" and "675" not in d.dropped  # [0062]: only under-voltage drops
+
+
+def test_a_repeated_request_replaces_the_earlier_assignment() -> None:
+    eng = engine(1.0, [slow("633")])
+    eng.site_vehicle(arrival("ev", energy_kwh=50), NOW)
+    d = eng.site_vehicle(arrival("ev", energy_kwh=80), NOW)  # same vehicle, new needs
+    assert d.node == "633" and list(eng.schedule.entries) == ["ev"]
+    assert eng.schedule.entries["ev"].energy_kwh == 80
