@@ -8,9 +8,15 @@ Two parts, each against ``csms serve`` in a subprocess (temporary SQLite DB):
    library). Alternated ``--runs`` times; prints the medians and the ratio.
 2. Scale: ``--stations`` stations (half 1.6, half 2.0.1) connect, all boot at
    once, then each sends one MeterValues every ``--interval`` s for ``--duration``
-   s; prints time to all Accepted, messages/s, p50/p99 round trip, CSMS memory.
+   s; prints time to all Accepted, messages/s, p50/p99 round trip and server memory,
+   first for the bare server (the floor this machine and client allow), then the CSMS.
 
-    ./dev bench csms_load --stations 2000 --duration 30
+    ./dev bench csms_load --stations 2000 --duration 30 --runs 5
+    ./dev bench csms_load --runs 0 --stations 500 --duration 10     # scale only, quick
+
+The client runs in this process and the servers in subprocesses, on loopback. The
+CSMS runs with smart charging and MQTT off (the core is measured) and a fresh SQLite
+database in a temporary directory.
 """
 
 from __future__ import annotations
@@ -302,21 +308,25 @@ def main() -> None:
             report_throughput(args, rates)
         if args.skip_scale:
             return
-        with Server("csms", Path(tmp)) as srv:
-            r = asyncio.run(scale(srv, args.stations, args.duration, args.interval))
+        results = {}
+        for kind in ("bare", "csms"):  # the bare server's figures are the machine's floor
+            with Server(kind, Path(tmp)) as srv:
+                results[kind] = asyncio.run(scale(srv, args.stations, args.duration, args.interval))
         print(
             f"\nscale: {args.stations} stations (half 1.6, half 2.0.1), MeterValues every "
             f"{args.interval:g} s for {args.duration:g} s"
         )
-        print(
-            f"  connected in {r['connect_s']:.2f} s, all Accepted after {r['all_accepted_s']:.2f} s"
-        )
-        print(f"  {r['messages']:.0f} MeterValues, {r['msg_per_s']:.0f} msg/s")
-        print(
-            f"  round trip p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms,"
-            f" max {r['max_ms']:.1f} ms"
-        )
-        print(f"  CSMS memory: RSS {r['rss_mb']:.0f} MB (peak {r['peak_rss_mb']:.0f} MB)")
+        for kind, r in results.items():
+            print(
+                f"  {kind:5s} connected in {r['connect_s']:.2f} s, all Accepted after "
+                f"{r['all_accepted_s']:.2f} s; {r['messages']:.0f} MeterValues, "
+                f"{r['msg_per_s']:.0f} msg/s"
+            )
+            print(
+                f"        round trip p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+                f"max {r['max_ms']:.1f} ms; server memory RSS {r['rss_mb']:.0f} MB "
+                f"(peak {r['peak_rss_mb']:.0f} MB)"
+            )
 
 
 if __name__ == "__main__":

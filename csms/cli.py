@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from csms import config, security
 from csms.app import CsmsApp
@@ -86,22 +87,14 @@ async def serve(settings: CsmsSettings) -> None:
 async def _registry(args: argparse.Namespace, settings: CsmsSettings) -> int:
     async with Database(settings.database.url) as db:
         await db.migrate()
-        async with db.session() as s:
-            if args.command == "stations":
-                code = await _stations(s, args)
-            else:
-                code = await _idtags(s, args)
-            await s.commit()
-    return code
+        work = _stations if args.command == "stations" else _idtags
+        return await db.transaction(lambda s: work(s, args))
 
 
-async def _stations(s: object, args: argparse.Namespace) -> int:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(s, AsyncSession)
+def _stations(s: Session, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.action == "add":
-        row = await s.get(Station, args.station_id)
+        row = s.get(Station, args.station_id)
         if row is None:
             row = Station(station_id=args.station_id, created_at=now)
             s.add(row)
@@ -110,13 +103,13 @@ async def _stations(s: object, args: argparse.Namespace) -> int:
             row.password_hash = security.hash_password(args.password)
         print(f"station {args.station_id}: {args.status}")
     elif args.action == "remove":
-        result = await s.execute(delete(Station).where(Station.station_id == args.station_id))
+        result = s.execute(delete(Station).where(Station.station_id == args.station_id))
         if not getattr(result, "rowcount", 0):
             print(f"station {args.station_id!r} is not registered", file=sys.stderr)
             return 1
         print(f"station {args.station_id} removed")
     else:
-        rows = (await s.execute(select(Station).order_by(Station.station_id))).scalars()
+        rows = s.execute(select(Station).order_by(Station.station_id)).scalars()
         for r in rows:
             auth = "password" if r.password_hash else "no-password"
             seen = r.last_seen_at.isoformat() if r.last_seen_at else "never"
@@ -127,13 +120,10 @@ async def _stations(s: object, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _idtags(s: object, args: argparse.Namespace) -> int:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(s, AsyncSession)
+def _idtags(s: Session, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.action == "add":
-        row = await s.get(IdTag, args.id_tag)
+        row = s.get(IdTag, args.id_tag)
         if row is None:
             row = IdTag(id_tag=args.id_tag, created_at=now)
             s.add(row)
@@ -142,13 +132,13 @@ async def _idtags(s: object, args: argparse.Namespace) -> int:
         row.expiry = _parse_time(args.expiry) if args.expiry else None
         print(f"id tag {args.id_tag}: {args.status}")
     elif args.action == "remove":
-        result = await s.execute(delete(IdTag).where(IdTag.id_tag == args.id_tag))
+        result = s.execute(delete(IdTag).where(IdTag.id_tag == args.id_tag))
         if not getattr(result, "rowcount", 0):
             print(f"id tag {args.id_tag!r} is not in the list", file=sys.stderr)
             return 1
         print(f"id tag {args.id_tag} removed")
     else:
-        for r in (await s.execute(select(IdTag).order_by(IdTag.id_tag))).scalars():
+        for r in s.execute(select(IdTag).order_by(IdTag.id_tag)).scalars():
             expiry = r.expiry.isoformat() if r.expiry else "-"
             print(f"{r.id_tag}\t{r.status}\texpiry {expiry}\tparent {r.parent_id_tag or '-'}")
     return 0

@@ -55,7 +55,8 @@ class Connector:
     reported_status: str | None = None
     resume_after_boot: bool = False  # EV still plugged when the station rebooted
     reported_charging_state: str | None = None
-    pending_remote: tuple[str, int | None] | None = None  # (id token, remoteStartId)
+    #: a remote start waiting for the cable: (id token, remoteStartId, expiry)
+    pending_remote: tuple[str, int | None, datetime] | None = None
 
     @property
     def charging_state(self) -> str:

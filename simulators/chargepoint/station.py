@@ -139,9 +139,10 @@ class SimStation:
         c.ev, c.finishing = ev, False
         await self.proto.report(c)
         if c.pending_remote is not None:
-            (token, remote_id), c.pending_remote = c.pending_remote, None
-            await self.start_transaction(c, token, remote_start_id=remote_id)
-            return True
+            (token, remote_id, expiry), c.pending_remote = c.pending_remote, None
+            if self.clock.now() <= expiry:  # within ConnectionTimeOut / EVConnectionTimeOut
+                await self.start_transaction(c, token, remote_start_id=remote_id)
+                return True
         if not c.operative:
             return False
         token = id_token or getattr(ev, "id_token", None) or self.config.id_token
@@ -205,6 +206,12 @@ class SimStation:
             await self.stop_transaction(c, "EVDisconnected")
         c.ev, c.finishing, c.pending_remote = None, False, None
         await self.proto.report(c)
+
+    def await_cable(self, c: Connector, id_token: str, remote_start_id: int | None) -> None:
+        """A remote start before the EV is plugged in: start when it arrives within
+        the connection timeout (1.6 ConnectionTimeOut, 2.0.1 TxCtrlr.EVConnectionTimeOut)."""
+        expiry = self.clock.now() + timedelta(seconds=self.proto.connection_timeout_s())
+        c.pending_remote = (id_token, remote_start_id, expiry)
 
     def power_kw(self, connector_id: int) -> float:
         return self.connector(connector_id).power_w / 1000.0

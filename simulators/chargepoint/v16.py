@@ -111,6 +111,9 @@ class V16Adapter:
                 c.reported_status = None
                 raise
 
+    def connection_timeout_s(self) -> float:
+        return float(self.settings["ConnectionTimeOut"][0])
+
     def charging_state_changed(self, c: Connector) -> None:
         pass  # 1.6 reports charging states as connector statuses
 
@@ -200,7 +203,7 @@ class V16Adapter:
         if profile is not None and profile.get("chargingProfilePurpose") != "TxProfile":
             return {"status": "Rejected"}
         if c.ev is None:  # starts when the EV is plugged in
-            c.pending_remote = (p["idTag"], None)
+            self.st.await_cable(c, p["idTag"], None)
             return {"status": "Accepted"}
 
         async def start() -> None:
@@ -248,7 +251,7 @@ class V16Adapter:
             return {"status": "NotSupported"}
         if self.settings[key][1]:
             return {"status": "Rejected"}
-        if key in ("HeartbeatInterval", "MeterValueSampleInterval"):
+        if key in ("HeartbeatInterval", "MeterValueSampleInterval", "ConnectionTimeOut"):
             try:
                 seconds = float(value)
             except ValueError:

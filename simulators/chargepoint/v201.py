@@ -99,6 +99,9 @@ class V201Adapter(V201Handlers):
                 raise
         self.charging_state_changed(c)
 
+    def connection_timeout_s(self) -> float:
+        return float(self.dm[("TxCtrlr", None, "EVConnectionTimeOut", None)].value)
+
     def charging_state_changed(self, c: Connector) -> None:
         if c.tx is not None and c.charging_state != c.reported_charging_state:
             c.reported_charging_state = c.charging_state

@@ -56,7 +56,7 @@ class V201Handlers:
         c = (plugged or free)[0]
         token, remote_id = p["idToken"]["idToken"], p["remoteStartId"]
         if c.ev is None:
-            c.pending_remote = (token, remote_id)
+            self.st.await_cable(c, token, remote_id)
             return {"status": "Accepted"}
 
         async def start() -> None:

@@ -26,6 +26,10 @@ class VersionAdapter(Protocol):
         """Send StatusNotification (and 2.0.1 charging-state events) if anything changed."""
         ...
 
+    def connection_timeout_s(self) -> float:
+        """How long a remote start waits for the cable (simulated seconds)."""
+        ...
+
     def charging_state_changed(self, c: Connector) -> None:
         """2.0.1: queue a ChargingStateChanged event if the charging state changed."""
         ...

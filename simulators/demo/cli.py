@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         lead_s=args.lead,
         zone=SITE_ZONE,
     )
+    # `kill -USR1 <pid>` prints every thread's stack: for "it hangs" reports
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return asyncio.run(run_demo(options))
 
 

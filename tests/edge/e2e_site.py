@@ -199,9 +199,11 @@ async def e2e_site(
     meter_s: float = 10.0,
     base_kw: float = 5.0,
     station_meter_s: float = 10.0,
+    real_limit_s: float = 120.0,
 ) -> AsyncIterator[E2ESite]:
     clock = SimClock(start, speed=speed)
-    async with AsyncExitStack() as stack:
+    # a hang anywhere (set-up, test body, tear-down) fails the test instead of the suite
+    async with asyncio.timeout(real_limit_s), AsyncExitStack() as stack:
         csms = await stack.enter_async_context(run_csms(broker, db_url, clock))
         client = await stack.enter_async_context(
             aiomqtt.Client(broker.host, broker.port, identifier="e2e-gateway")

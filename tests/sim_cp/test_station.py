@@ -383,3 +383,52 @@ async def test_three_phase_station_reports_current_per_phase_and_amps_bind_per_p
         if v["measurand"] == "Current.Import"
     ]
     assert [(v["phase"], v["value"]) for v in one] == [("L1", "10.0")]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_suspended_states_below_cutoff_and_when_full(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock, version: str
+) -> None:
+    st = await make_station(mini_csms.url, ocpp_version=version, meter_interval_s=60)
+    ev = ConstantEv(max_kw=7.2, cutoff_kw=1.5, capacity_kwh=0.3)
+    await st.plug_in(1, ev)
+    req = profile_request(version, 1, "TxDefaultProfile", 1200, connector_id=0)
+    assert (await mini_csms.call("CP-1", "SetChargingProfile", req))["status"] == "Accepted"
+    await clock.advance(60)
+    assert st.power_kw(1) == 0.0  # offered 1.2 kW, below the EV's cut-off
+    await st.flush()
+    clear = {"id": 1} if version == "1.6" else {"chargingProfileId": 1}
+    assert (await mini_csms.call("CP-1", "ClearChargingProfile", clear))["status"] == "Accepted"
+    for _ in range(4):  # 0.3 kWh at 6.6 kW: full within the third minute
+        await clock.advance(60)
+    await st.flush()
+    assert ev.wants_to_stop and st.energy_kwh(1) == pytest.approx(0.3)
+    if version == "1.6":
+        await mini_csms.wait_for(lambda: len(mini_csms.of("StatusNotification")) >= 5)
+        statuses = [
+            r.payload["status"]
+            for r in mini_csms.of("StatusNotification")
+            if r.payload["connectorId"] == 1
+        ]
+        assert statuses[-3:] == ["SuspendedEV", "Charging", "SuspendedEV"]
+    else:
+        states = [
+            r.payload["transactionInfo"]["chargingState"]
+            for r in mini_csms.of("TransactionEvent")
+            if r.payload["triggerReason"] == "ChargingStateChanged"
+        ]
+        assert states == ["SuspendedEV", "Charging", "SuspendedEV"]
+
+
+async def test_remote_start_expires_without_a_cable(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock
+) -> None:
+    st = await make_station(mini_csms.url, ocpp_version="1.6")
+    res = await mini_csms.call(
+        "CP-1", "RemoteStartTransaction", {"idTag": "REMOTE", "connectorId": 1}
+    )
+    assert res["status"] == "Accepted"
+    await clock.advance(121)  # ConnectionTimeOut is 120 s
+    assert await st.plug_in(1, ConstantEv(id_token="OWN"))
+    await st.flush()
+    assert mini_csms.of("StartTransaction")[0].payload["idTag"] == "OWN"  # a local start

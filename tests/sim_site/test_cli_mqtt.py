@@ -30,6 +30,12 @@ publish_interval_s = 60
 [pv]
 peak_kw = 30.0
 cloudiness = 0.0
+[battery]
+capacity_kwh = 40
+power_kw = 20
+initial_soc_pct = 50
+shave_above_kw = 60
+charge_below_kw = 0
 [[stations]]
 id = "DC"
 type = "DCFC"
@@ -70,7 +76,10 @@ async def test_evsim_run_process_publishes_meters(tmp_path: Path, mqtt_broker: B
     first_line = stdout.decode().splitlines()[0]
     assert first_line.startswith("EVSITE_CLOCK=sim:start=2026-07-06T12:00:00Z,speed=1800")
     assert parse_clock(first_line.split("=", 1)[1]).speed == 1800
-    assert set(got) == {"main", "dcfc", "pv"}
+    assert set(got) == {"main", "dcfc", "pv", "battery"}
+    # the battery shaves the DCFC peak (base ~ 30 kW + 50 kW DCFC - PV > 60 kW)
+    assert min(r.power_kw for r in got["battery"]) < -5
+    assert got["battery"][-1].soc_pct is not None and got["battery"][-1].soc_pct < 50
     assert max(r.power_kw for r in got["dcfc"]) == pytest.approx(50.0, rel=0.05)
     assert all(r.power_kw < -10 for r in got["pv"])  # July, solar noon: generating
     assert got["main"][-1].energy_import_kwh and got["main"][-1].energy_import_kwh > 10
