@@ -8,10 +8,11 @@ from evcommon.config import Section
 
 
 class StationElectrical(Section):
-    """What the CSMS assumes about a station's supply when converting kW to A."""
+    """What the CSMS knows about a station's supply when converting kW to A; a key that
+    is not set falls back to what the station reports, then to the section defaults."""
 
-    voltage_v: float = Field(default=230.0, gt=0, description="phase-to-neutral voltage")
-    phases: int = Field(default=3, ge=1, le=3, description="phases wired to the EVSEs")
+    voltage_v: float | None = Field(default=None, gt=0, description="phase-to-neutral voltage")
+    phases: int | None = Field(default=None, ge=1, le=3, description="phases to the EVSEs")
     rate_unit: str | None = Field(
         default=None,
         pattern="^(W|A)$",
@@ -40,8 +41,5 @@ class SmartChargingSection(Section):
     reinstall_on_boot: bool = True
     call_timeout_s: float | None = Field(default=None, gt=0, description="None: core default")
 
-    def electrical(self, station_id: str) -> StationElectrical:
-        found = self.stations.get(station_id)
-        if found is not None:
-            return found
-        return StationElectrical(voltage_v=self.default_voltage_v, phases=self.default_phases)
+    def station(self, station_id: str) -> StationElectrical:
+        return self.stations.get(station_id) or StationElectrical()

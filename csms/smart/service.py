@@ -142,13 +142,15 @@ class SmartCharging:
         """Voltage: the station's config section, else what it reported, else the default.
         Phases: the request's number_phases, else the station's config section, else what
         the connector's meter values show (see :func:`phases_from_meter`), else the default."""
-        configured = self.settings.stations.get(station_id)
-        base = self.settings.electrical(station_id)
-        voltage_v, phases = base.voltage_v, base.phases
-        if configured is None:
-            voltage_v = self._voltage_v.get(station_id, voltage_v)
-            phases = self._phases.get((station_id, connector_id), phases)
-        phases = number_phases or phases
+        entry = self.settings.station(station_id)
+        voltage_v = entry.voltage_v or self._voltage_v.get(
+            station_id, self.settings.default_voltage_v
+        )
+        phases = (
+            number_phases
+            or entry.phases
+            or self._phases.get((station_id, connector_id), self.settings.default_phases)
+        )
         sent = number_phases if number_phases is not None else (None if phases == 3 else phases)
         return Electrical(voltage_v, phases, sent)
 

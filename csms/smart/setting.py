@@ -52,7 +52,7 @@ def prepare(
     fallback: bool,
 ) -> Prepared:
     elec = svc.electrical(cmd.station_id, cmd.number_phases, cmd.connector_id)
-    unit = choose_rate_unit(caps.rate_units, svc.settings.electrical(cmd.station_id).rate_unit)
+    unit = choose_rate_unit(caps.rate_units, svc.settings.station(cmd.station_id).rate_unit)
     schedule = plan.convert_schedule(
         periods_kw,
         unit,

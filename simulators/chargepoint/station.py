@@ -59,6 +59,7 @@ class SimStation:
         self.queue = TxQueue(config.station_id, attempts=config.transaction_message_attempts)
         self.conn: OcppConnection | None = None
         self.heartbeat_interval_s = config.heartbeat_interval_s
+        self.meter_interval_s = config.meter_interval_s  # simulated seconds; CSMS may change it
         self.boot_count = 0  # accepted BootNotifications
         self.connection_count = 0
         #: CSMS answers that broke their schema, (action, problem); tests assert it stays empty
@@ -268,12 +269,14 @@ class SimStation:
 
     async def _meter_loop(self) -> None:
         # anchored ticks: the meter never waits for the network, and ticks do not drift
-        interval = timedelta(seconds=self.config.meter_interval_s)
         due = self.clock.now()
         while True:
+            # the CSMS may change the interval (MeterValueSampleInterval, TxUpdatedInterval)
+            interval = timedelta(seconds=self.meter_interval_s or self.config.meter_interval_s)
             due += interval
             await self.clock.sleep_until(due)
-            self.sample()
+            if self.meter_interval_s > 0:  # 0: no sampled data
+                self.sample()
             if self.clock.now() - due > interval:
                 # fell behind an accelerated clock: skip the missed ticks instead of
                 # sending a burst of samples that all carry the same time

@@ -256,10 +256,13 @@ class V16Adapter:
                 seconds = float(value)
             except ValueError:
                 return {"status": "Rejected"}
-            if seconds <= 0:
+            # MeterValueSampleInterval 0 means "no sampled data" (1.6 §3.16.1)
+            if seconds < 0 or (seconds == 0 and key != "MeterValueSampleInterval"):
                 return {"status": "Rejected"}
             if key == "HeartbeatInterval":
                 self.st.heartbeat_interval_s = seconds
+            if key == "MeterValueSampleInterval":
+                self.st.meter_interval_s = seconds
         self.settings[key] = (value, False)
         return {"status": "Accepted"}
 

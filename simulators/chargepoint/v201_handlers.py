@@ -127,6 +127,8 @@ class V201Handlers:
                     var.value = value
                     if key[0] == "OCPPCommCtrlr" and key[2] == "HeartbeatInterval":
                         self.st.heartbeat_interval_s = float(value)
+                    if key[0] == "SampledDataCtrlr" and key[2] == "TxUpdatedInterval":
+                        self.st.meter_interval_s = float(value)  # 0: no periodic samples
             result = {
                 "attributeStatus": status,
                 "component": item["component"],

@@ -1,7 +1,7 @@
 """An MQTT broker for the demo: mosquitto when installed, else an embedded amqtt.
 
 amqtt pins an older ``websockets`` than the project uses, so it is installed
-into a directory of its own (``.venv/amqtt-broker``, first use only) and run as
+into a directory of its own (``~/.cache/evsite/amqtt-broker-py3XX``, first use only) and run as
 a separate process with that directory on its path; the project's own
 environment is never touched. amqtt speaks MQTT 3.1.1 only.
 """
@@ -80,7 +80,9 @@ def mosquitto_binary() -> str | None:
 
 
 def amqtt_dir() -> Path:
-    return Path(sys.prefix) / "amqtt-broker"
+    """Per user and Python version (its wheels are compiled), kept across checkouts."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "evsite" / f"amqtt-broker-py{sys.version_info.major}{sys.version_info.minor}"
 
 
 def ensure_amqtt(log: IO[str]) -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO
@@ -103,6 +105,40 @@ async def watch(
                         view.handle(str(message.topic), bytes(payload), topics, site_id)
         except aiomqtt.MqttError:
             await asyncio.sleep(1.0)
+
+
+class WatcherThread(threading.Thread):
+    """:func:`watch` on an event loop of its own, in a daemon thread.
+
+    Cancelling an aiomqtt client while it is still connecting can leave the task
+    hanging (seen here under load); on its own loop and thread it can never hold up
+    the demo's shutdown: :meth:`stop` asks it to end and waits briefly, and a daemon
+    thread does not keep the process alive.
+    """
+
+    def __init__(self, host: str, port: int, site_id: str, prefix: str, view: SiteView):
+        super().__init__(name="progress-mqtt", daemon=True)
+        self.args = (host, port, site_id, prefix, view)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._started = threading.Event()
+
+    def run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._started.set()
+        await watch(*self.args)
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        self._started.wait(timeout_s)
+        if self._loop is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                self._loop.call_soon_threadsafe(self._task.cancel)
+        self.join(timeout_s)
 
 
 class ProgressPrinter:

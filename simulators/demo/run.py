@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from evcommon.clock import SimClock
 from simulators.demo.broker import BrokerError, RunningBroker, free_port, start_broker
 from simulators.demo.children import Child, Children
-from simulators.demo.progress import ProgressPrinter, SiteView, watch
+from simulators.demo.progress import ProgressPrinter, SiteView, WatcherThread
 
 SITE_ID = "reference-garage"
 PREFIX = "evsite/v1"
@@ -189,9 +189,8 @@ class Demo:
         assert self.broker is not None
         view = SiteView()
         printer = ProgressPrinter(self.clock, self.clock.start, self.end, self.o.zone, self.out)
-        watcher = asyncio.create_task(
-            watch(self.broker.host, self.broker.port, SITE_ID, PREFIX, view), name="progress-mqtt"
-        )
+        watcher = WatcherThread(self.broker.host, self.broker.port, SITE_ID, PREFIX, view)
+        watcher.start()
         try:
             while self.clock.now() < self.end:
                 if stop.is_set():
@@ -210,9 +209,7 @@ class Demo:
             printer.finish()
             return True
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await asyncio.to_thread(watcher.stop)
 
     async def wait_simulator(self, timeout_s: float = 60.0) -> bool:
         """Let evsim finish and write its record (it stops at --hours by itself)."""

@@ -190,3 +190,17 @@ def test_progress_tolerates_pipeline_lag() -> None:
     assert view.charging(clock_now) == 2
     assert view.ev_kw(clock_now) == pytest.approx(9.9)
     assert view.bad_messages == 1
+
+
+def test_scenario_start_is_moved_not_the_sessions(tmp_path: Path) -> None:
+    """The demo's copy of the scenario starts at --start; sessions keep their local times."""
+    from simulators.demo.run import DemoOptions, scenario_for
+    from simulators.scenario.loader import load_scenario
+
+    options = DemoOptions(start=T0, duration=timedelta(hours=24), speed=360, out=tmp_path)
+    plan = load_scenario(str(scenario_for(options)))
+    assert plan.start == T0
+    fleet = [s for s in plan.sessions if (s.group or "").startswith("fleet")]
+    assert fleet
+    # fleet vehicles return in the afternoon (15:30 +- a few sd), not shifted by the start
+    assert all(9 <= s.arrival.astimezone(LA).hour <= 21 for s in fleet)

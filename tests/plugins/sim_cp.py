@@ -45,10 +45,12 @@ class MiniCsms:
     _conn_count: dict[str, int] = field(default_factory=dict)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     subprotocols: dict[str, str] = field(default_factory=dict)
+    ssl: Any = None  # an ssl.SSLContext for wss://
+    auth_headers: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ocpp"
+        return f"{'wss' if self.ssl else 'ws'}://{self.host}:{self.port}/ocpp"
 
     async def start(self) -> None:
         self._server = await serve(
@@ -56,6 +58,7 @@ class MiniCsms:
             self.host,
             self.port,
             subprotocols=["ocpp1.6", "ocpp2.0.1"],  # type: ignore[list-item]
+            ssl=self.ssl,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
 
@@ -109,6 +112,7 @@ class MiniCsms:
         station_id = ws.request.path.rsplit("/", 1)[-1]
         self._conns[station_id] = ws
         self.subprotocols[station_id] = ws.subprotocol or ""
+        self.auth_headers[station_id] = ws.request.headers.get("Authorization")
         n = self._conn_count[station_id] = self._conn_count.get(station_id, 0) + 1
         self._changed.set()
         try:

@@ -432,3 +432,36 @@ async def test_remote_start_expires_without_a_cable(
     assert await st.plug_in(1, ConstantEv(id_token="OWN"))
     await st.flush()
     assert mini_csms.of("StartTransaction")[0].payload["idTag"] == "OWN"  # a local start
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_csms_changes_the_meter_interval(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock, version: str
+) -> None:
+    st = await make_station(mini_csms.url, ocpp_version=version, meter_interval_s=60)
+    if version == "1.6":
+        req: dict[str, object] = {"key": "MeterValueSampleInterval", "value": "300"}
+        assert (await mini_csms.call("CP-1", "ChangeConfiguration", req))["status"] == "Accepted"
+    else:
+        item = {
+            "component": {"name": "SampledDataCtrlr"},
+            "variable": {"name": "TxUpdatedInterval"},
+            "attributeValue": "300",
+        }
+        res = await mini_csms.call("CP-1", "SetVariables", {"setVariableData": [item]})
+        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+    await clock.advance(60)  # the tick already due at the old interval
+    await st.plug_in(1, ConstantEv())
+    for _ in range(10):
+        await clock.advance(60)
+    await st.flush()
+    periodic = (
+        mini_csms.of("MeterValues")
+        if version == "1.6"
+        else [
+            r
+            for r in mini_csms.of("TransactionEvent")
+            if r.payload["triggerReason"] == "MeterValuePeriodic"
+        ]
+    )
+    assert len(periodic) == 2  # every 5 minutes instead of every minute

@@ -301,3 +301,43 @@ async def test_station_that_never_answers_gives_timeout(mqtt_broker, sqlite_url)
         reply = await probe.command("MUTE", set_limit(clock, station_id="MUTE"))
         assert reply.error is not None and reply.error.code == "timeout", reply
         assert "no answer" in reply.error.message
+
+
+async def test_ev_charging_needs_are_retained_state(mqtt_broker, sqlite_url) -> None:
+    async with site(mqtt_broker, sqlite_url, "2.0.1") as (_app, station, probe, clock):
+        departure = clock.now() + timedelta(hours=4)
+        ev = Vehicle(
+            "EV1",
+            VehicleSpec(),
+            arrival_soc_pct=30,
+            energy_request_kwh=12.0,
+            departure_time=departure,
+        )
+        assert await station.plug_in(1, ev)
+        needs_topic = probe.topics.ev_needs("CP1", 1)
+        _, needs = await probe.wait_for(lambda t, d: t == needs_topic)
+        assert needs["energy_amount_kwh"] == pytest.approx(12.0)
+        assert needs["departure_time"].startswith(departure.strftime("%Y-%m-%dT%H:%M"))
+    # a late subscriber (a restarting edge) gets it from the broker at once
+    async with contract_probe(mqtt_broker) as late:
+        await late.wait_for(lambda t, d: t == needs_topic, timeout_s=5)
+        _, state = await late.wait_for(lambda t, d: t == late.topics.station_state("CP1"))
+        assert state["station_id"] == "CP1"
+
+
+async def test_over_limit_alarm_on_the_alarms_topic(mqtt_broker, sqlite_url) -> None:
+    quirks = Quirks(ignores_limits=True)
+    smart = {"over_limit_grace_s": 30}
+    async with site(mqtt_broker, sqlite_url, "2.0.1", quirks, smart_charging=smart) as (
+        _app,
+        station,
+        probe,
+        clock,
+    ):
+        await charging(station, probe)
+        reply = await probe.command("CP1", set_limit(clock))
+        assert reply.ok, reply.error  # the station says Accepted ...
+        _, alarm = await probe.wait_for(  # ... but keeps drawing 6.6 kW
+            lambda t, d: t == probe.topics.alarms("CP1") and d["kind"] == "over_limit"
+        )
+        assert alarm["limit_kw"] == 3.3 and alarm["measured_kw"] == pytest.approx(6.6)

@@ -87,3 +87,50 @@ def test_outbox_coalesces_state_and_bounds_events() -> None:
     box.push_back(Outgoing("e", b"x"))
     assert box.pop() == Outgoing("e", b"x")
     assert box.pop() is None
+
+
+def test_voltage_and_phases_precedence() -> None:
+    from csms.smart.service import SmartCharging, phases_from_meter
+    from csms.smart.store import ProfileStore
+    from evcommon.clock import ManualClock
+
+    settings = SmartChargingSection(
+        default_voltage_v=240,
+        default_phases=1,
+        stations={
+            "L1": {"voltage_v": 120},
+            "EU": {"voltage_v": 230, "phases": 3},
+            "OLD": {"rate_unit": "A"},
+        },
+    )
+    svc = SmartCharging(settings, None, ProfileStore(None), ManualClock())  # type: ignore[arg-type]
+    e = svc.electrical("ANY", None)
+    assert (e.voltage_v, e.phases, e.number_phases) == (240, 1, 1)
+    assert svc.electrical("L1", None).voltage_v == 120
+    eu = svc.electrical("EU", None)
+    assert (eu.voltage_v, eu.phases, eu.number_phases) == (230, 3, None)  # 3: not sent
+    # OLD sets only its unit: what it reports wins over the defaults
+    svc.on_meter(
+        contract.MeterValuesEvent(
+            station_id="OLD", connector_id=1, power_kw=11.04, voltage_v=230, current_a=16
+        )
+    )
+    old = svc.electrical("OLD", None, 1)
+    assert (old.voltage_v, old.phases) == (230, 3)
+    assert svc.electrical("OLD", 2, 1).number_phases == 2  # the request wins
+    assert (
+        phases_from_meter(
+            contract.MeterValuesEvent(
+                station_id="X", connector_id=1, current_a_phases={"L1": 16.0, "L2": 0.0, "L3": 0.0}
+            )
+        )
+        == 1
+    )
+    assert (
+        phases_from_meter(
+            contract.MeterValuesEvent(
+                station_id="X", connector_id=1, power_kw=0.1, voltage_v=230, current_a=0.3
+            )
+        )
+        is None
+    )
