@@ -40,6 +40,7 @@ class CsmsApp:
         self._core: Core | None = None
         self._server: OcppServer | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
 
     @property
     def core(self) -> Core:
@@ -73,6 +74,9 @@ class CsmsApp:
         stack.push_async_callback(self._cancel_tasks)
         self._core = core = Core(cfg, self.clock, self.database, self.metrics, tasks)
         self._writer = tasks.create_task(core.commits.serve(), name="csms-commit-writer")
+        self._checkpoints = tasks.create_task(
+            self.database.checkpoint_loop(), name="csms-sqlite-checkpoint"
+        )
         ctx = FeatureContext(
             settings=cfg,
             directory=core,
@@ -103,12 +107,13 @@ class CsmsApp:
 
     async def _cancel_tasks(self) -> None:
         if self._core is not None:
-            for task in list(self._core.supervised):
+            for supervised in list(self._core.supervised):
+                supervised.cancel()
+        for task in (self._writer, self._checkpoints):
+            if task is not None:
                 task.cancel()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def __aexit__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -77,6 +78,7 @@ class Controller:
         self._needs_safe: set[str] = set()
         self._stale: set[str] = set()
         self._last: dict[str, float] = {}
+        self._non_ev: deque[tuple[datetime, float]] = deque()
         self.last_outcome: Outcome | None = None
         self.ticks = 0
         self.on_tick: list[Callable[[Outcome], None]] = []
@@ -147,7 +149,9 @@ class Controller:
         started = time.perf_counter()
         now = self.clock.now()
         held = {k: s.limit_kw for k, s in self.dispatcher.sent.items() if s.ok}
-        site = inputs.readings(self.cfg, self.state, now, held)
+        site = inputs.readings(self.cfg, self.state, now, held, self._recent_non_ev(now))
+        if site.non_ev_kw is not None:
+            self._non_ev.append((now, site.non_ev_kw))
         dcfc = site.meters.get(self.cfg.shed.meter)
         if dcfc is not None:
             self._update_shed(dcfc, now)
@@ -176,6 +180,13 @@ class Controller:
         await self._publish_limits(outcome)
         self._record(outcome, site, trigger, time.perf_counter() - started)
         return outcome
+
+    def _recent_non_ev(self, now: datetime) -> float | None:
+        """Highest non-EV estimate within the last control interval."""
+        horizon = now - timedelta(seconds=self.cfg.control.interval_s)
+        while self._non_ev and self._non_ev[0][0] < horizon:
+            self._non_ev.popleft()
+        return max((kw for _, kw in self._non_ev), default=None)
 
     async def _plan(self, request) -> dict[str, float]:
         try:

@@ -19,6 +19,7 @@ class SiteReadings:
     stale: dict[str, str] = field(default_factory=dict)  # meter -> why
     ev_kw: float = 0.0  # measured, controlled connectors
     base_kw: float | None = None  # non-EV, non-DCFC load
+    non_ev_kw: float | None = None  # this tick's estimate (before the recent maximum)
     budget_kw: float | None = None
     budget_reason: str = ""
 
@@ -47,7 +48,11 @@ def controlled(cfg: EdgeConfig) -> list:  # list[ConnectorRef]
 
 
 def readings(
-    cfg: EdgeConfig, state: SiteState, now: datetime, held_kw: dict[str, float] | None = None
+    cfg: EdgeConfig,
+    state: SiteState,
+    now: datetime,
+    held_kw: dict[str, float] | None = None,
+    recent_non_ev_kw: float | None = None,
 ) -> SiteReadings:
     """Fresh meters, measured EV power and the EV budget.
 
@@ -55,7 +60,9 @@ def readings(
     station holds (``held_kw``): a meter value taken before a reduction would
     otherwise make the non-EV load look smaller than it is. The non-EV load is
     never taken below what the DCFC, PV and battery meters account for (the
-    base load is not negative), for the same reason.
+    base load is not negative), for the same reason. ``recent_non_ev_kw`` (the
+    highest estimate of the last interval) keeps a momentary low estimate, from
+    readings taken at slightly different times, from raising the budget.
     """
     out = SiteReadings()
     held = held_kw or {}
@@ -83,6 +90,9 @@ def readings(
         if main is None:
             return out  # no budget: the groups fall back to their safe limits
         non_ev = max(main - out.ev_kw, dcfc + pv + battery)
+        out.non_ev_kw = non_ev
+        if recent_non_ev_kw is not None:
+            non_ev = max(non_ev, recent_non_ev_kw)
         # docs/meter-format.md: positive is import; pv <= 0 while generating
         out.base_kw = non_ev - dcfc - battery - pv
         out.budget_kw = limit - non_ev

@@ -79,8 +79,15 @@ def plot_peak_day(sc: Scenario, results: list[ReplayResult], path: Path) -> str:
     day = int(np.argmax(ref.site_kw)) // 96
     fig, ax = plt.subplots(figsize=(10, 4.5))
     hours = np.arange(96) / 4
-    for res in results:
-        ax.plot(hours, res.site_kw[day * 96 : day * 96 + 96], label=res.strategy, lw=1.4)
+    styles = ["-", "--", "-.", ":"]
+    for i, res in enumerate(results):  # fading widths and dashes keep overlapping lines visible
+        ax.plot(
+            hours,
+            res.site_kw[day * 96 : day * 96 + 96],
+            label=res.strategy,
+            lw=max(3.2 - 0.5 * i, 1.0),
+            ls=styles[i % len(styles)],
+        )
     date = (sc.start + timedelta(days=day)).date()
     ax.set(
         xlabel=f"hours from the start of day {day + 1} ({date})",

@@ -193,8 +193,8 @@ def repair_on(
     Cells the LP ran at or above the floor stay on. For each vehicle with
     ``need_kwh`` > 0, more of its cells are switched on until the floor in them
     covers the need (never past the energy it is owed): first cells where the site
-    load of ``x_base`` leaves room under the LP's demand peaks and the import limit,
-    cheapest energy first; then the rest, most room first.
+    load of ``x_base`` leaves room under the LP's demand peaks and the import limit
+    (those the LP used most first, then cheapest energy), then the rest.
     """
     floor = prob.min_power_kw
     idx = np.nonzero(model.semi)[0]
@@ -216,7 +216,8 @@ def repair_on(
     for v in np.nonzero(need > 1e-6)[0]:
         cells = np.nonzero((vi == v) & ~on[col])[0]
         fits = room[ti[cells]] >= floor - 1e-9
-        order = cells[np.lexsort((-room[ti[cells]], prob.price[ti[cells]], ~fits))]
+        lp_kw = x_lp[idx][col[cells]]
+        order = cells[np.lexsort((-room[ti[cells]], prob.price[ti[cells]], -lp_kw, ~fits))]
         for k in order:
             if need[v] <= 1e-6:
                 break

@@ -64,7 +64,8 @@ class StationConfig(Section):
     call_timeout_s: float = Field(default=30.0, gt=0)  # real seconds
     reconnect_min_s: float = Field(default=0.5, gt=0)  # real seconds, doubled up to max
     reconnect_max_s: float = Field(default=30.0, gt=0)
-    transaction_message_attempts: int = Field(default=3, ge=1)
+    transaction_message_attempts: int = Field(default=5, ge=1)
+    transaction_message_retry_interval_s: float = Field(default=1.0, gt=0)  # real s, x attempt
     quirks: Quirks = Field(default_factory=Quirks)
 
     @model_validator(mode="after")

@@ -96,7 +96,10 @@ async def _session(st: SimStation, conn: OcppConnection) -> None:
         await st.resume_transactions()
         while True:
             await st.clock.sleep(st.heartbeat_interval_s)
-            await st.proto.heartbeat(conn)
+            try:
+                await st.proto.heartbeat(conn)
+            except CallErrorReceived as exc:  # a refusal is no reason to hang up
+                st.log.warning("heartbeat refused", code=exc.code)
     except (ConnectionLost, CallTimedOut, CallErrorReceived) as exc:
         st.log.warning("session ended", error=str(exc))
         conn.abort()

@@ -5,8 +5,10 @@ MeterValues with a transaction, 2.0.1 TransactionEvent) goes through this queue,
 online or not, so order is kept across connection losses. A message stays at the
 head until the CSMS answers it: a connection lost mid-call resends it after the
 reconnect (the CSMS must treat duplicates idempotently, as with real chargers). A
-CALLERROR answer is retried ``attempts`` times (1.6 TransactionMessageAttempts),
-then the message is given up, logged and counted in :attr:`TxQueue.dropped`.
+CALLERROR answer is retried until ``attempts`` tries were made (1.6
+TransactionMessageAttempts), waiting ``retry_interval_s`` x tries so far in between
+(TransactionMessageRetryInterval); then the message is given up, logged and counted in
+:attr:`TxQueue.dropped`.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ class TxQueue:
                         action=msg.action,
                         code=code,
                     )
-                    await asyncio.sleep(self._retry_interval_s)
+                    # 1.6 TransactionMessageRetryInterval semantics: interval x attempts so far
+                    await asyncio.sleep(self._retry_interval_s * msg.attempts)
                     continue
                 self._items.popleft()
                 self.dropped += 1

@@ -31,7 +31,7 @@ from simulators.chargepoint.transport import (
 )
 from simulators.chargepoint.version import VersionAdapter
 from simulators.ports import EvLoad
-from simulators.profiles import Period, Profile, RateUnit, Schedule
+from simulators.profiles import RateUnit
 
 
 class StationError(EvsiteError):
@@ -56,7 +56,11 @@ class SimStation:
         now = clock.now()
         self.connectors = {i: Connector(i, now) for i in range(1, config.connectors + 1)}
         self.store = ProfileStore(config)
-        self.queue = TxQueue(config.station_id, attempts=config.transaction_message_attempts)
+        self.queue = TxQueue(
+            config.station_id,
+            attempts=config.transaction_message_attempts,
+            retry_interval_s=config.transaction_message_retry_interval_s,
+        )
         self.conn: OcppConnection | None = None
         self.heartbeat_interval_s = config.heartbeat_interval_s
         self.meter_interval_s = config.meter_interval_s  # simulated seconds; CSMS may change it
@@ -236,16 +240,7 @@ class SimStation:
         """A local energy manager's limit (2.0.1 ChargingStationExternalConstraints; it
         also binds a 1.6 station). ``None`` removes it. The CSMS can neither set nor clear it."""
         self.advance()
-        self.store.profiles = [
-            p
-            for p in self.store.profiles
-            if not (p.purpose == "external" and p.connector_id == evse_id)
-        ]
-        if limit is not None:
-            schedule = Schedule(unit=unit, periods=(Period(0, limit),), start=self.clock.now())
-            self.store.set_external(
-                Profile(-1 - evse_id, 0, "external", "Absolute", schedule, connector_id=evse_id)
-            )
+        self.store.set_external_limit(limit, unit, evse_id, self.clock.now())
 
     def transaction_id(self, connector_id: int) -> str | None:
         tx = self.connector(connector_id).tx
@@ -276,7 +271,10 @@ class SimStation:
             due += interval
             await self.clock.sleep_until(due)
             if self.meter_interval_s > 0:  # 0: no sampled data
-                self.sample()
+                try:
+                    self.sample()
+                except Exception:  # log loudly, keep metering: a long run must not go silent
+                    self.log.exception("meter sample failed")
             if self.clock.now() - due > interval:
                 # fell behind an accelerated clock: skip the missed ticks instead of
                 # sending a burst of samples that all carry the same time
@@ -287,7 +285,10 @@ class SimStation:
             await self._status_dirty.wait()
             self._status_dirty.clear()
             for c in self.connectors.values():
-                await self.proto.report(c)
+                try:
+                    await self.proto.report(c)
+                except Exception:
+                    self.log.exception("status report failed", connector_id=c.connector_id)
 
     async def _ev_needs(self, c: Connector) -> None:
         if c.ev is not None and self.online:

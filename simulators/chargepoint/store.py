@@ -9,8 +9,10 @@ from datetime import datetime
 from simulators.chargepoint.config import StationConfig
 from simulators.profiles import (
     Composite,
+    Period,
     Profile,
     RateUnit,
+    Schedule,
     TxContext,
     composite_schedule,
 )
@@ -90,7 +92,7 @@ class ProfileStore:
         return starts_before_end and ends_after_start
 
     def _replaces(self, new: Profile, old: Profile) -> bool:
-        # same id; in 1.6 (§5.16.2) also same purpose + stack level on the same connector
+        # same id; in 1.6 (§3.13.2) also same purpose + stack level on the same connector
         return old.profile_id == new.profile_id or (
             self.config.ocpp_version == "1.6"
             and old.purpose == new.purpose
@@ -151,10 +153,19 @@ class ProfileStore:
         self.profiles = []
         self.pending_tx = []
 
-    def set_external(self, p: Profile) -> None:
-        """Install a ChargingStationExternalConstraints profile (a local EMS, in tests)."""
-        self.profiles = [old for old in self.profiles if old.profile_id != p.profile_id]
-        self.profiles.append(p)
+    def set_external_limit(
+        self, limit: float | None, unit: RateUnit, evse_id: int, now: datetime
+    ) -> None:
+        """Install (or with None remove) a local EMS limit as a
+        ChargingStationExternalConstraints profile."""
+        self.profiles = [
+            p for p in self.profiles if not (p.purpose == "external" and p.connector_id == evse_id)
+        ]
+        if limit is not None:
+            schedule = Schedule(unit=unit, periods=(Period(0, limit),), start=now)
+            self.profiles.append(
+                Profile(-1 - evse_id, 0, "external", "Absolute", schedule, connector_id=evse_id)
+            )
 
     # schedules ------------------------------------------------------------------
     def composite(

@@ -138,6 +138,7 @@ class OcppConnection:
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(ConnectionLost("connection closed"))
+                    fut.exception()  # retrieved: its caller may have been cancelled meanwhile
 
     async def _on_frame(self, raw: str | bytes) -> None:
         try:

@@ -45,7 +45,10 @@ class V16Adapter:
             "LocalAuthorizeOffline": ("true", False),
             "ConnectionTimeOut": ("120", False),
             "TransactionMessageAttempts": (str(cfg.transaction_message_attempts), False),
-            "TransactionMessageRetryInterval": ("1", False),
+            "TransactionMessageRetryInterval": (
+                f"{cfg.transaction_message_retry_interval_s:g}",
+                False,
+            ),
             "StopTransactionOnEVSideDisconnect": ("true", True),
             "SupportedFeatureProfiles": ("Core,SmartCharging,RemoteTrigger", True),
             "ChargeProfileMaxStackLevel": (str(q.max_stack_level), True),

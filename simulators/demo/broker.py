@@ -131,7 +131,7 @@ def start_mosquitto(workdir: Path, binary: str) -> RunningBroker:
     return RunningBroker("mosquitto", "127.0.0.1", port, proc, f"mosquitto ({binary})")
 
 
-def start_amqtt(workdir: Path, log: IO[str]) -> RunningBroker:
+def start_amqtt(workdir: Path, log: IO[str], why: str = "") -> RunningBroker:
     target = ensure_amqtt(log)
     port = free_port()
     logfile = workdir / "amqtt.log"
@@ -145,9 +145,7 @@ def start_amqtt(workdir: Path, log: IO[str]) -> RunningBroker:
             start_new_session=True,
         )
     _wait_listening(proc, port, logfile, "amqtt")
-    return RunningBroker(
-        "amqtt", "127.0.0.1", port, proc, "embedded amqtt broker (mosquitto is not installed)"
-    )
+    return RunningBroker("amqtt", "127.0.0.1", port, proc, f"embedded amqtt broker{why}")
 
 
 AMQTT_LIMITS = (
@@ -182,6 +180,7 @@ def start_broker(workdir: Path, kind: BrokerKind, log: IO[str]) -> RunningBroker
             return start_mosquitto(workdir, binary)
         if kind == "mosquitto":
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
-    broker = start_amqtt(workdir, log)
+    why = " (mosquitto is not installed)" if kind == "auto" else " (--broker amqtt)"
+    broker = start_amqtt(workdir, log, why)
     print(f"demo: note: {AMQTT_LIMITS}", file=log, flush=True)
     return broker

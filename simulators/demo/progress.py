@@ -151,6 +151,8 @@ class ProgressPrinter:
 
     def update(self, view: SiteView) -> None:
         now = min(self.clock.now(), self.end)
+        if now < self.start:  # still in the start-up lead: nothing to show yet
+            return
         line = render(view, now, self.start, self.end, self.zone)
         if self.tty:
             self.out.write("\r" + line)

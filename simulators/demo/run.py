@@ -109,80 +109,57 @@ class Demo:
         print(text, file=self.out, flush=True)
 
     def start_all(self) -> None:
-        self.broker = start_broker(self.o.out, self.o.broker, self.out)  # type: ignore[arg-type]
-        b = self.broker
+        self.broker = b = start_broker(self.o.out, self.o.broker, self.out)  # type: ignore[arg-type]
         (self.o.out / "broker.json").write_text(
             json.dumps({"kind": b.kind, "pid": b.process.pid, "port": b.port}) + "\n"
         )
         self.say(f"demo: MQTT broker: {b.description} on {b.host}:{b.port}")
-        spec = self.clock.spec()
-        common = {"EVSITE_CLOCK": spec, "PYTHONUNBUFFERED": "1"}
-        csms = self.children.start(
-            "csms",
-            [
-                *command("csms", "csms.cli"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.csms_port),
-                "--db",
-                f"sqlite:///{self.o.out / 'csms.db'}",
-                "--clock",
-                spec,
-            ],
-            {
-                **common,
-                "CSMS_MQTT__ENABLED": "true",
-                "CSMS_MQTT__HOST": b.host,
-                "CSMS_MQTT__PORT": str(b.port),
-                "CSMS_SERVER__METRICS_PORT": "0",
-                "CSMS_SECURITY__ALLOW_UNKNOWN_STATIONS": "true",
-                "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true",
-                "CSMS_LOGGING__FORMAT": "json",
-            },
-        )
-        self.say(f"demo: csms serve on ws://127.0.0.1:{self.csms_port}/ocpp (log {csms.logfile})")
-        edge = self.children.start(
-            "edge",
-            [
-                *command("edge", "edge.cli"),
-                "run",
-                "--config",
-                str(site_config_path()),
-                "--clock",
-                spec,
-            ],
-            {
-                **common,
-                "EDGE_MQTT__HOST": b.host,
-                "EDGE_MQTT__PORT": str(b.port),
-                "EDGE_METRICS__PORT": "0",
-                "EDGE_LOGGING__FORMAT": "json",
-            },
-        )
-        self.say(f"demo: edge run --config {site_config_path().name} (log {edge.logfile})")
+        csms = self._start_csms(b)
+        self._start_edge(b)
         wait_port(self.csms_port, csms)
-        sim = self.children.start(
-            "evsim",
-            [
-                *command("evsim", "simulators.cli"),
-                "run",
-                str(scenario_for(self.o)),
-                "--csms-url",
-                f"ws://127.0.0.1:{self.csms_port}/ocpp",
-                "--mqtt",
-                f"{b.host}:{b.port}",
-                "--clock",
-                spec,
-                "--duration",
-                f"{self.o.duration.total_seconds() / 3600:g}",
-                "--out",
-                str(self.record_path),
-            ],
-            common,
-        )
+        self._start_evsim(b)
+
+    def _env(self) -> dict[str, str]:
+        return {"EVSITE_CLOCK": self.clock.spec(), "PYTHONUNBUFFERED": "1"}
+
+    def _start_csms(self, b: RunningBroker) -> Child:
+        argv = [*command("csms", "csms.cli"), "serve", "--host", "127.0.0.1"]
+        argv += ["--port", str(self.csms_port), "--db", f"sqlite:///{self.o.out / 'csms.db'}"]
+        env = {
+            **self._env(),
+            "CSMS_MQTT__ENABLED": "true",
+            "CSMS_MQTT__HOST": b.host,
+            "CSMS_MQTT__PORT": str(b.port),
+            "CSMS_SERVER__METRICS_PORT": "0",
+            "CSMS_SECURITY__ALLOW_UNKNOWN_STATIONS": "true",
+            "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true",
+            "CSMS_LOGGING__FORMAT": "json",
+        }
+        csms = self.children.start("csms", [*argv, "--clock", self.clock.spec()], env)
+        self.say(f"demo: csms serve on ws://127.0.0.1:{self.csms_port}/ocpp (log {csms.logfile})")
+        return csms
+
+    def _start_edge(self, b: RunningBroker) -> Child:
+        argv = [*command("edge", "edge.cli"), "run", "--config", str(site_config_path())]
+        env = {
+            **self._env(),
+            "EDGE_MQTT__HOST": b.host,
+            "EDGE_MQTT__PORT": str(b.port),
+            "EDGE_METRICS__PORT": "0",
+            "EDGE_LOGGING__FORMAT": "json",
+        }
+        edge = self.children.start("edge", [*argv, "--clock", self.clock.spec()], env)
+        self.say(f"demo: edge run --config {site_config_path().name} (log {edge.logfile})")
+        return edge
+
+    def _start_evsim(self, b: RunningBroker) -> Child:
+        argv = [*command("evsim", "simulators.cli"), "run", str(scenario_for(self.o))]
+        argv += ["--csms-url", f"ws://127.0.0.1:{self.csms_port}/ocpp"]
+        argv += ["--mqtt", f"{b.host}:{b.port}", "--clock", self.clock.spec()]
+        argv += ["--duration", f"{self.o.duration.total_seconds() / 3600:g}"]
+        sim = self.children.start("evsim", [*argv, "--out", str(self.record_path)], self._env())
         self.say(f"demo: evsim run {self.o.scenario} (log {sim.logfile})")
+        return sim
 
     async def follow(self, stop: asyncio.Event) -> bool:
         """Show progress until the simulated end; False when stopped or a child failed."""
@@ -211,12 +188,13 @@ class Demo:
         finally:
             await asyncio.to_thread(watcher.stop)
 
-    async def wait_simulator(self, timeout_s: float = 60.0) -> bool:
-        """Let evsim finish and write its record (it stops at --hours by itself)."""
+    async def wait_simulator(self, stop: asyncio.Event, timeout_s: float = 60.0) -> bool:
+        """Let evsim finish and write its record (it stops at --duration by itself)."""
         sim = next(c for c in self.children.started if c.name == "evsim")
         deadline = time.monotonic() + timeout_s
-        while sim.running() and time.monotonic() < deadline:  # noqa: ASYNC110 (a process)
-            await asyncio.sleep(0.2)
+        while sim.running() and time.monotonic() < deadline and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
         if sim.running():
             self.say("demo: evsim still running at the end; stopping it (SIGTERM)")
         return sim.process.returncode in (0, None)
@@ -233,7 +211,8 @@ class Demo:
 
 
 async def run_demo(options: DemoOptions, out: IO[str] | None = None) -> int:
-    from simulators.demo.record import make_report  # heavy imports (tariff, matplotlib) later
+    # heavy imports (tariff, matplotlib) only now
+    from simulators.demo.record import RecordError, make_report
 
     stream = out or sys.stdout
     demo = Demo(options, stream)
@@ -258,11 +237,18 @@ async def run_demo(options: DemoOptions, out: IO[str] | None = None) -> int:
             demo.say("demo: stopped; no report" if stop.is_set() else "demo: failed; no report")
             return 130 if stop.is_set() else 1
         demo.say("demo: simulated day complete; stopping the simulators")
-        await demo.wait_simulator()
+        await demo.wait_simulator(stop)
+        if stop.is_set():
+            demo.say("demo: stopped; no report")
+            return 130
     finally:
         demo.stop_all()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    text = make_report(demo.record_path, site_config_path(), options.out)
+    try:
+        text = make_report(demo.record_path, site_config_path(), options.out)
+    except RecordError as exc:
+        demo.say(f"demo: no report: {exc}")
+        return 1
     demo.say(text)
     return 0

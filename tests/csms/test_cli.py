@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -64,7 +65,15 @@ async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     cfg = tmp_path / "csms.toml"
     cfg.write_text('[server]\nhost = "127.0.0.1"\nmetrics_port = 0\n[logging]\nformat = "json"\n')
-    env = {**os.environ, "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true"}
+    notify_path = tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(notify_path))
+    notify.settimeout(10)
+    env = {
+        **os.environ,
+        "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true",
+        "NOTIFY_SOCKET": str(notify_path),
+    }
     proc = await asyncio.to_thread(
         subprocess.Popen,
         [
@@ -95,6 +104,8 @@ async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
                     "csms serve did not start"
                 )
                 await asyncio.sleep(0.1)
+        ready = (await asyncio.to_thread(notify.recv, 1024)).decode()
+        assert ready.startswith("READY=1")
         await ws.send(
             json.dumps(
                 [2, "1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
@@ -105,7 +116,9 @@ async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         await asyncio.wait_for(ws.wait_closed(), 10)
         assert ws.close_code == 1001
         assert await asyncio.to_thread(proc.wait, 10) == 0
+        assert (await asyncio.to_thread(notify.recv, 1024)).decode() == "STOPPING=1"
     finally:
+        notify.close()
         if proc.poll() is None:
             proc.kill()
         assert proc.stderr is not None

@@ -162,3 +162,20 @@ async def test_other_station_messages(csms_app: CsmsApp) -> None:
         "FirmwareStatusNotification",
         "DiagnosticsStatusNotification",
     ]
+
+
+async def test_data_transfer_with_a_registered_vendor(csms_app: CsmsApp) -> None:
+    seen: list[tuple[str, str | None, object]] = []
+
+    async def acme(station_id: str, message_id: str | None, data: object) -> tuple[str, str]:
+        seen.append((station_id, message_id, data))
+        return "Accepted", "pong"
+
+    csms_app.core.data_transfer_handlers["com.acme"] = acme
+    st = await booted(csms_app.url, "CP-dt")
+    reply = await st.call(
+        "DataTransfer", {"vendorId": "com.acme", "messageId": "ping", "data": "x"}
+    )
+    assert reply == {"status": "Accepted", "data": "pong"}
+    assert seen == [("CP-dt", "ping", "x")]
+    await st.close()

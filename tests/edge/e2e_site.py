@@ -10,6 +10,7 @@ published main meter so tests can check the site limit.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -199,9 +200,11 @@ async def e2e_site(
     meter_s: float = 10.0,
     base_kw: float = 5.0,
     station_meter_s: float = 10.0,
-    real_limit_s: float = 120.0,
+    real_limit_s: float = 100.0,
 ) -> AsyncIterator[E2ESite]:
     clock = SimClock(start, speed=speed)
+    # on a hang, show where every task waits before the timeout cancels them
+    dump = asyncio.get_running_loop().call_later(real_limit_s - 1, _dump_tasks)
     # a hang anywhere (set-up, test body, tear-down) fails the test instead of the suite
     async with asyncio.timeout(real_limit_s), AsyncExitStack() as stack:
         csms = await stack.enter_async_context(run_csms(broker, db_url, clock))
@@ -235,3 +238,10 @@ async def e2e_site(
             finally:
                 for t in tasks:
                     t.cancel()
+    dump.cancel()
+
+
+def _dump_tasks() -> None:
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        task.print_stack(limit=8, file=sys.stderr)

@@ -90,3 +90,11 @@ def test_unknown_planner_is_a_config_error(
     path = write(tmp_path, MINIMAL + '\n[optimizer]\nstrategy = "no-such"\n')
     assert main(["check-config", str(path)]) == 2
     assert "optimizer.strategy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sub", ["bill", "site"])
+def test_subcommands_dispatch_to_their_owners(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([sub, "--help"])
+    assert exc.value.code == 0
+    assert f"edge {sub}" in capsys.readouterr().out

@@ -164,3 +164,27 @@ def test_every_alert_names_our_metrics() -> None:
     names = metric_names(alert_exprs())
     assert any(n.startswith("csms_") for n in names)
     assert any(n.startswith("edge_") for n in names)
+
+
+@pytest.mark.parametrize("path", ["systemd/csms.toml", "deploy/config/csms.toml"])
+def test_shipped_csms_configs_load(path: str) -> None:
+    from csms.config import load
+
+    settings = load(ROOT / path)
+    assert settings.security.allow_unknown_stations is False  # production: registered only
+    assert settings.mqtt.enabled
+    assert settings.database.url.startswith("sqlite:////var/lib/")
+
+
+def test_compose_env_overrides_name_real_keys() -> None:
+    """Every CSMS_/EDGE_ variable in the compose file maps to a key of the settings tree."""
+    from csms.config import CsmsSettings
+    from edge.config import EdgeConfig
+
+    compose = load_yaml(COMPOSE)
+    for service, model in (("csms", CsmsSettings), ("edge", EdgeConfig)):
+        for var in compose["services"][service].get("environment", {}):
+            section, _, key = var.split("_", 1)[1].lower().partition("__")
+            assert section in model.model_fields, var
+            sub = model.model_fields[section].annotation
+            assert key in sub.model_fields, var  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ("csms.service", "edge.service")
+ALL_UNITS = (*UNITS, "evsite-backup.service", "evsite-backup.timer")
 INSTALL_BIN = "/opt/evsite/venv/bin/"
 
 needs_systemd_analyze = pytest.mark.skipif(
@@ -34,7 +35,7 @@ def _copy_for_verify(tmp_path: Path) -> list[Path]:
     """Copies whose ExecStart points at a real executable (the project's own scripts)."""
     bindir = Path(sys.executable).parent
     copies = []
-    for unit in UNITS:
+    for unit in ALL_UNITS:
         text = (ROOT / "systemd" / unit).read_text()
         text = text.replace(INSTALL_BIN, f"{bindir}/")
         copy = tmp_path / unit
@@ -64,7 +65,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 @needs_systemd_analyze
 def test_verify_catches_a_typo(tmp_path: Path) -> None:
     """The check above can fail: a misspelt directive is reported."""
-    (copy, _) = _copy_for_verify(tmp_path)
+    copy = _copy_for_verify(tmp_path)[0]
     copy.write_text(copy.read_text().replace("NoNewPrivileges=", "NoNewPrivilege="))
     proc = subprocess.run(
         ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
@@ -125,9 +126,50 @@ def test_sysusers_creates_the_service_user() -> None:
     assert lines[0][:2] == ["u", "evsite"]
 
 
-def test_env_examples_only_override_known_sections() -> None:
-    for name, prefix in (("csms.env.example", "CSMS_"), ("edge.env.example", "EDGE_")):
+def test_env_examples_override_real_keys() -> None:
+    from csms.config import CsmsSettings
+    from edge.config import EdgeConfig
+
+    for name, prefix, model in (
+        ("csms.env.example", "CSMS_", CsmsSettings),
+        ("edge.env.example", "EDGE_", EdgeConfig),
+    ):
+        seen = 0
         for line in (ROOT / "systemd" / name).read_text().splitlines():
             line = line.lstrip("#").strip()
-            if "=" in line and line.split("=", 1)[0].isupper():
-                assert line.startswith(prefix), line
+            var = line.split("=", 1)[0]
+            if "=" not in line or not var.isupper() or " " in var:
+                continue
+            assert var.startswith(prefix), line
+            section, _, key = var.removeprefix(prefix).lower().partition("__")
+            assert section in model.model_fields, var
+            assert key in model.model_fields[section].annotation.model_fields, var  # type: ignore[union-attr]
+            seen += 1
+        assert seen >= 3, name
+
+
+def test_backup_unit_command_makes_a_consistent_copy(tmp_path: Path) -> None:
+    """Run the backup unit's ExecStart (paths moved to tmp) against a live SQLite database."""
+    import shlex
+    import sqlite3
+
+    exec_start = _directives("evsite-backup.service")["ExecStart"][0]
+    argv = shlex.split(exec_start)
+    assert argv[0] == f"{INSTALL_BIN}python"
+    code = (
+        argv[2]
+        .replace("/var/lib/evsite-csms", str(tmp_path / "state"))
+        .replace("/var/lib/evsite-backups", str(tmp_path / "backups"))
+    )
+    (tmp_path / "state").mkdir()
+    (tmp_path / "backups").mkdir()
+    live = sqlite3.connect(tmp_path / "state" / "csms.db")
+    live.execute("pragma journal_mode=wal")
+    live.execute("create table meter_values (v)")
+    live.executemany("insert into meter_values values (?)", [(i,) for i in range(1000)])
+    live.commit()  # the service keeps its connection open, as the CSMS does
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    live.close()
+    (backup,) = (tmp_path / "backups").glob("csms-*.db")
+    with sqlite3.connect(backup) as conn:
+        assert conn.execute("select count(*) from meter_values").fetchone() == (1000,)

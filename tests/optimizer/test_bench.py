@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from edge.optimizer.bench import main
 from edge.optimizer.scenarios import garage
 
 
-@pytest.mark.slow
 def test_one_day_replay_prints_bills_and_writes_the_plot(tmp_path: Path, capsys):
     plot = tmp_path / "peak.png"
     assert (

@@ -5,6 +5,7 @@ bridge, publishes station and meter state) and a small site config for the daemo
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -207,5 +208,13 @@ async def running_edge(app: Any, timeout_s: float = 10.0) -> AsyncIterator[Any]:
         yield app
     finally:
         app.stop()
-        async with asyncio.timeout(timeout_s):
-            await task
+        await asyncio.wait({task}, timeout=timeout_s)
+        if not task.done():  # say which of the daemon's tasks did not stop, then fail
+            for t in asyncio.all_tasks():
+                if t.get_name() in ("mqtt", "control-loop", "watchdog") or t.get_name().startswith(
+                    "send-"
+                ):
+                    t.print_stack(limit=6, file=sys.stderr)
+            task.cancel()
+            raise AssertionError(f"edge did not stop within {timeout_s:g} s")
+        task.result()

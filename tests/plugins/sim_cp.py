@@ -36,6 +36,7 @@ class MiniCsms:
     boot_status: str = "Accepted"
     heartbeat_interval_s: int = 300
     refuse_actions: set[str] = field(default_factory=set)  # answer these with InternalError
+    refuse_times: dict[str, int] = field(default_factory=dict)  # ... only the first N times
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # fixed answers by action
     _server: Server | None = None
     _conns: dict[str, ServerConnection] = field(default_factory=dict)
@@ -134,6 +135,10 @@ class MiniCsms:
         self, ws: ServerConnection, station_id: str, n: int, frame: list[Any]
     ) -> None:
         _, msg_id, action, payload = frame
+        if self.refuse_times.get(action, 0) > 0:
+            self.refuse_times[action] -= 1
+            await ws.send(json.dumps([4, msg_id, "InternalError", "busy, try again", {}]))
+            return
         if action in self.refuse_actions:
             await ws.send(json.dumps([4, msg_id, "InternalError", "refused by test", {}]))
             return

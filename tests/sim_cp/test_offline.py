@@ -138,3 +138,33 @@ async def test_boot_pending_then_accepted(
     await st.wait_accepted(timeout_s=5)
     assert len(mini_csms.of("BootNotification")) == 2
     assert mini_csms.actions()[:3] == ["BootNotification", "BootNotification", "StatusNotification"]
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_internal_errors_are_retried_in_order(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock, version: str
+) -> None:
+    st = await make_station(
+        mini_csms.url,
+        ocpp_version=version,
+        meter_interval_s=60,
+        transaction_message_retry_interval_s=0.02,
+    )
+    action = "MeterValues" if version == "1.6" else "TransactionEvent"
+    await st.plug_in(1, ConstantEv())
+    await st.flush()
+    mini_csms.refuse_times[action] = 3  # the CSMS database is busy for a while
+    for _ in range(3):
+        await clock.advance(60)
+    await st.stop_charging(1)
+    await st.flush()
+    assert st.queue.dropped == 0
+    if version == "1.6":
+        stamps = [r.payload["meterValue"][0]["timestamp"] for r in mini_csms.of("MeterValues")]
+        assert stamps == ["2026-07-01T00:01:00Z", "2026-07-01T00:02:00Z", "2026-07-01T00:03:00Z"]
+        assert [a for a in mini_csms.actions() if "Transaction" in a or a == "MeterValues"][
+            -1
+        ] == "StopTransaction"
+    else:
+        seqs = [r.payload["seqNo"] for r in mini_csms.of("TransactionEvent")]
+        assert seqs == list(range(len(seqs))) and len(seqs) == 5

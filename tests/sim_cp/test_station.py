@@ -336,7 +336,12 @@ async def test_v201_reset_on_idle_waits_for_the_transaction(
 async def test_bad_csms_answers_are_recorded_and_survived(
     mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock
 ) -> None:
-    st = await make_station(mini_csms.url, ocpp_version="1.6", transaction_message_attempts=2)
+    st = await make_station(
+        mini_csms.url,
+        ocpp_version="1.6",
+        transaction_message_attempts=2,
+        transaction_message_retry_interval_s=0.05,
+    )
     mini_csms.answers["StartTransaction"] = {"idTagInfo": {"status": "Accepted"}}  # no id
     await st.plug_in(1, ConstantEv())
     await st.flush()
