@@ -100,8 +100,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, kind: str, tmp: Path):
+    def __init__(self, kind: str, tmp: Path, db_url: str | None = None):
         self.kind, self.tmp, self.port = kind, tmp, free_port()
+        self.db_url = db_url
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
@@ -109,7 +110,7 @@ class Server:
             cmd = [sys.executable, "-c", BARE_SERVER, str(self.port)]
             env = dict(os.environ)
         else:
-            db = self.tmp / f"bench-{self.port}.db"
+            db = self.db_url or f"sqlite:///{self.tmp / f'bench-{self.port}.db'}"
             cmd = [
                 sys.executable,
                 "-m",
@@ -120,7 +121,7 @@ class Server:
                 "--port",
                 str(self.port),
                 "--db",
-                f"sqlite:///{db}",
+                db,
             ]
             env = {
                 **os.environ,
@@ -291,16 +292,17 @@ def main() -> None:
     ap.add_argument(
         "--interval", type=float, default=10.0, help="MeterValues period per station, s"
     )
-    ap.add_argument("--tp-stations", type=int, default=50)
+    ap.add_argument("--tp-stations", type=int, default=200)
     ap.add_argument("--tp-duration", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--db", help="CSMS database URL (default: a fresh SQLite file)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rates: dict[str, list[float]] = {"bare": [], "csms": []}
         for run in range(args.runs):
             for kind in ("bare", "csms"):
-                with Server(kind, Path(tmp)) as srv:
+                with Server(kind, Path(tmp), args.db) as srv:
                     rate = asyncio.run(throughput(srv.port, args.tp_stations, args.tp_duration))
                 rates[kind].append(rate)
                 print(f"run {run + 1} {kind:5s} {rate:8.0f} msg/s", flush=True)
@@ -310,7 +312,7 @@ def main() -> None:
             return
         results = {}
         for kind in ("bare", "csms"):  # the bare server's figures are the machine's floor
-            with Server(kind, Path(tmp)) as srv:
+            with Server(kind, Path(tmp), args.db) as srv:
                 results[kind] = asyncio.run(scale(srv, args.stations, args.duration, args.interval))
         print(
             f"\nscale: {args.stations} stations (half 1.6, half 2.0.1), MeterValues every "

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import DateTime, insert
 from sqlalchemy.orm import Session
 
 from csms.db.database import Database
@@ -38,10 +38,9 @@ def defer_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> No
     session.info.setdefault(DEFERRED, {}).setdefault(model, []).extend(rows)
 
 
-def _sqlite_param(value: Any) -> Any:
-    if isinstance(value, datetime):  # as SQLAlchemy stores UtcDateTime on SQLite
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
+def _sqlite_time(value: datetime) -> str:
+    # as SQLAlchemy stores a UtcDateTime on SQLite: naive UTC text
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -55,13 +54,25 @@ def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
         session.execute(insert(table), rows)
         return
     cols = list(rows[0])
+    times = [
+        i
+        for i, c in enumerate(cols)
+        if isinstance(getattr(table.c[c].type, "impl", table.c[c].type), DateTime)
+    ]
+    params = []
+    for row in rows:
+        values = [row[c] for c in cols]
+        for i in times:
+            if values[i] is not None:
+                values[i] = _sqlite_time(values[i])
+        params.append(values)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(cols)}) "
         f"VALUES ({', '.join('?' * len(cols))})"
     )
     raw = session.connection().connection.driver_connection
     assert raw is not None
-    raw.executemany(sql, [tuple(_sqlite_param(row[c]) for c in cols) for row in rows])
+    raw.executemany(sql, params)
 
 
 class CommitQueue:

@@ -66,7 +66,7 @@ async def test_staged_windows_open_at_their_times(mqtt_broker, sqlite_url, tmp_p
     # 21:28 local; fleet-1 opens 21:30, fleet-2 21:35 (close together to keep the test short)
     start = datetime(2026, 7, 2, 4, 28, tzinfo=UTC)
     cfg = edge_config(mqtt_broker, tmp_path, open1="21:30:00", open2="21:35:00")
-    async with e2e_site(mqtt_broker, sqlite_url, cfg, start, speed=120) as site:
+    async with e2e_site(mqtt_broker, sqlite_url, cfg, start, speed=60) as site:
         f1, f2 = site.stations["F1"], site.stations["F2"]
         await plug(site, "F1", ev("EV-F1"))
         await plug(site, "F2", ev("EV-F2"))
@@ -75,11 +75,13 @@ async def test_staged_windows_open_at_their_times(mqtt_broker, sqlite_url, tmp_p
         open2 = datetime(2026, 7, 2, 4, 35, tzinfo=UTC)
         await site.until(lambda: f1.limit_kw(1) > 6, 240, "fleet-1 opens")
         t1 = site.clock.now()
-        assert open1 <= t1 <= open1 + timedelta(seconds=20)
+        # the edge decides at the opening second (test_daemon checks that exactly); here
+        # the limit must be on the station within one control interval
+        assert open1 <= t1 <= open1 + timedelta(seconds=60)
         assert f2.limit_kw(1) == 0
         await site.until(lambda: f2.limit_kw(1) > 6, 400, "fleet-2 opens")
         t2 = site.clock.now()
-        assert open2 <= t2 <= open2 + timedelta(seconds=20)
+        assert open2 <= t2 <= open2 + timedelta(seconds=60)
         await site.until(lambda: f2.power_kw(1) > 6, 60, "fleet-2 vehicle charging")
 
 
