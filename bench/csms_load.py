@@ -258,7 +258,7 @@ async def scale(server: Server, n: int, duration_s: float, interval_s: float) ->
     elapsed = time.perf_counter() - t1
     rss, hwm = server.rss_mb()
     await close_all(stations)
-    q = statistics.quantiles(latencies, n=100)
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "connect_s": t_conn,
         "all_accepted_s": t_boot,

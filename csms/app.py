@@ -14,6 +14,8 @@ import contextlib
 from contextlib import AsyncExitStack
 from types import TracebackType
 
+import structlog
+
 from csms.config import CsmsSettings
 from csms.core import Core
 from csms.db.database import Database
@@ -22,16 +24,18 @@ from csms.metrics import Metrics
 from csms.ports import StationDirectory
 from csms.server import OcppServer
 from evcommon.clock import Clock, parse_clock
-from evcommon.logs import get_logger
 
-log = get_logger("csms.app")
+# a lazy proxy: binding at import time would freeze the logging config of that moment
+log = structlog.get_logger("csms.app")
 
 
 class CsmsApp:
     def __init__(self, settings: CsmsSettings, clock: Clock | None = None):
         self.settings = settings
         self.clock = clock if clock is not None else parse_clock(settings.clock)
-        self.database = Database(settings.database.url)
+        self.database = Database(
+            settings.database.url, sqlite_synchronous=settings.database.sqlite_synchronous
+        )
         self.metrics = Metrics()
         self.registry: dict[str, object] = {}
         self.port: int = 0

@@ -46,6 +46,9 @@ class DatabaseSection(Section):
     url: str = DEFAULT_DB_URL
     # Commit batching: handlers wait for their batch's commit before answering.
     max_batch: int = Field(default=256, ge=1)
+    # SQLite only. normal: a commit survives a crash of the CSMS, fsync at checkpoints
+    # (every second); full: fsync before every answer (survives power loss, slower).
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
 
 
 class SecuritySection(Section):

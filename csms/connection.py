@@ -95,11 +95,17 @@ class Connection:
                 if not fut.done():
                     fut.set_exception(StationOffline(self.station_id))
 
-    async def close(self, code: int = 1001, reason: str = "") -> None:
-        """Close after the CALL being handled (if any) has been answered."""
-        async with self._busy:
-            self.closed = True
-            await self.ws.close(code, reason)
+    async def close(self, code: int = 1001, reason: str = "", *, grace_s: float = 10.0) -> None:
+        """Close after the CALL being handled (if any) has been answered, waiting at
+        most ``grace_s`` for it."""
+        try:
+            await asyncio.wait_for(self._busy.acquire(), grace_s)
+        except TimeoutError:
+            self.log.warning("closing while a message is still being handled")
+        else:
+            self._busy.release()
+        self.closed = True
+        await self.ws.close(code, reason)
 
     async def _on_message(self, raw: str | bytes) -> None:
         m = self.core.metrics

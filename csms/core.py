@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,12 +19,12 @@ from csms.metrics import Metrics
 from csms.ports import CsmsEventSink
 from evcommon import contract
 from evcommon.clock import Clock
-from evcommon.logs import get_logger
 
 if TYPE_CHECKING:
     from csms.connection import Connection
 
-log = get_logger("csms.core")
+# a lazy proxy: binding at import time would freeze the logging config of that moment
+log = structlog.get_logger("csms.core")
 
 
 class Core:

@@ -8,6 +8,7 @@ import http
 from typing import Any
 from urllib.parse import unquote
 
+import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -18,9 +19,9 @@ from csms.core import Core
 from csms.ocpp import protocol, v16, v201
 from csms.ocpp.protocol import Version
 from evcommon import contract
-from evcommon.logs import get_logger
 
-log = get_logger("csms.server")
+# a lazy proxy: binding at import time would freeze the logging config of that moment
+log = structlog.get_logger("csms.server")
 HANDLERS = {"1.6": v16.HANDLERS, "2.0.1": v201.HANDLERS}
 PATH_PREFIX = "/ocpp/"
 
@@ -139,7 +140,12 @@ class OcppServer:
             else self.core.settings.server.default_version or "1.6"
         )
         row = getattr(ws, "csms_station_row", None)
-        ready = row is not None and row.boot_status == "Accepted"
+        # reconnect without reboot: Accepted last time, and the registry still agrees
+        ready = (
+            row is not None
+            and row.boot_status == "Accepted"
+            and row.registry_status in (None, "Accepted")
+        )
         station = row if row is not None and row.registry_status is not None else None
         conn = Connection(self.core, ws, sid, version, HANDLERS[version], ready=ready)
         old = self.core.connections.get(sid)

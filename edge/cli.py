@@ -52,12 +52,13 @@ def _delegate(name: str, argv: list[str]) -> int:
 
 
 def _check(path: str) -> int:
-    from edge.config import load_site_config, summary
+    from edge.config import load_site_config, load_site_tariff, summary
     from edge.planners import get_planner
 
     try:
         cfg = load_site_config(path)
         get_planner(cfg.optimizer.strategy, cfg.optimizer)
+        load_site_tariff(cfg)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

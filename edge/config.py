@@ -256,8 +256,36 @@ class ConnectorRef:
 def load_site_config(
     path: Path | str | None, overrides: dict[str, Any] | None = None
 ) -> EdgeConfig:
-    """Load and validate; :class:`evcommon.errors.ConfigError` names the offending key."""
-    return load_settings(EdgeConfig, path, overrides=overrides)
+    """Load and validate; :class:`evcommon.errors.ConfigError` names the offending key.
+
+    A relative ``site.tariff`` path is taken relative to the config file when a file
+    is there (else it stays as given: a built-in tariff name or a cwd-relative path).
+    """
+    cfg = load_settings(EdgeConfig, path, overrides=overrides)
+    tariff = cfg.site.tariff
+    if path is not None and tariff is not None and not tariff.is_absolute():
+        beside = Path(path).parent / tariff
+        if beside.exists():
+            cfg.site.tariff = beside.resolve()
+    return cfg
+
+
+def load_site_tariff(cfg: EdgeConfig) -> object | None:
+    """The site's tariff (edge.tariff format), None when not configured.
+
+    Errors name ``site.tariff``. Imported lazily: the tariff package is the optimizer's.
+    """
+    if cfg.site.tariff is None:
+        return None
+    import importlib
+
+    from evcommon.errors import ConfigError
+
+    loader = importlib.import_module("edge.tariff.loader")
+    try:
+        return loader.load_tariff(cfg.site.tariff)  # type: ignore[no-any-return]
+    except ConfigError as exc:
+        raise ConfigError(f"site.tariff: {exc}", keys=["site.tariff"]) from exc
 
 
 def summary(cfg: EdgeConfig) -> str:

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
@@ -25,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from csms.db.url import async_url
 from csms.errors import CsmsError
-from evcommon.logs import get_logger
 
 T = TypeVar("T")
-log = get_logger("csms.db")
+# a lazy proxy: binding at import time would freeze the logging config of that moment
+log = structlog.get_logger("csms.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -59,10 +61,17 @@ def _sqlite_writer_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_full_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=FULL")  # fsync at every commit (on the DB thread)
+    cursor.close()
+
+
 class Database:
     """``async with Database(url) as db``; ``db.session()`` yields an AsyncSession."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "normal") -> None:
         self.url = url
         self._async_url = async_url(url)
         self._echo = echo
@@ -71,6 +80,10 @@ class Database:
         # SQLite: the writer's transactions run inline on the event loop with the plain
         # sqlite3 driver (see ``transaction``)
         self._sync_engine: Engine | None = None
+        # "full": every commit is fsynced before the answer; batches then run on a
+        # thread of their own so that the fsync does not stall the event loop
+        self._sqlite_full = sqlite_synchronous.lower() == "full"
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,7 +108,10 @@ class Database:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
             sync_url = self._async_url.set(drivername="sqlite+pysqlite")
             self._sync_engine = create_engine(sync_url, echo=self._echo)
-            event.listen(self._sync_engine, "connect", _sqlite_writer_pragmas)
+            pragmas = _sqlite_full_pragmas if self._sqlite_full else _sqlite_writer_pragmas
+            event.listen(self._sync_engine, "connect", pragmas)
+            if self._sqlite_full:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="csms-sqlite")
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         return self
 
@@ -105,6 +121,9 @@ class Database:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._sync_engine is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._checkpoint, "TRUNCATE")
@@ -133,10 +152,17 @@ class Database:
         An exception rolls back and propagates.
         """
         if self._sync_engine is not None:
-            with Session(self._sync_engine, expire_on_commit=False) as session:
-                result = fn(session)
-                session.commit()
-                return result
+            engine = self._sync_engine
+
+            def run() -> T:
+                with Session(engine, expire_on_commit=False) as session:
+                    result = fn(session)
+                    session.commit()
+                    return result
+
+            if self._executor is not None:
+                return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+            return run()
         async with self.session() as session:
             result = await session.run_sync(fn)
             await session.commit()
@@ -151,8 +177,8 @@ class Database:
 
     async def checkpoint_loop(self, interval_s: float = 1.0) -> None:
         """SQLite only: copy the WAL into the database (and fsync) off the event loop."""
-        if self._sync_engine is None:
-            return
+        if self._sync_engine is None or self._sqlite_full:
+            return  # full: SQLite checkpoints itself on the database thread
         while True:
             await asyncio.sleep(interval_s)
             try:

@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy import DateTime, insert
 from sqlalchemy.orm import Session
 
 from csms.db.database import Database
 from csms.metrics import Metrics
-from evcommon.logs import get_logger
 
 T = TypeVar("T")
 DEFERRED = "csms_deferred_inserts"
 # A unit of work is synchronous ORM code: a whole batch runs without awaiting per statement
 Work = Callable[[Session], Any]
-log = get_logger("csms.db")
+# a lazy proxy: binding at import time would freeze the logging config of that moment
+log = structlog.get_logger("csms.db")
 
 
 def defer_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -66,10 +67,7 @@ def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
             if values[i] is not None:
                 values[i] = _sqlite_time(values[i])
         params.append(values)
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(cols)}) "
-        f"VALUES ({', '.join('?' * len(cols))})"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     raw = session.connection().connection.driver_connection
     assert raw is not None
     raw.executemany(sql, params)

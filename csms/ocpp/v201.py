@@ -95,7 +95,6 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
     tx_key = info["transactionId"]
     kind = p["eventType"]  # Started / Updated / Ended
     seq_no = p["seqNo"]
-    evse_id = (p.get("evse") or {}).get("id")
     ts = station_time(conn, p["timestamp"]) or now
     groups = _groups(conn, p.get("meterValue") or [])
     id_token = (p.get("idToken") or {}).get("idToken")
@@ -120,22 +119,7 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
         if seq_no in seen:
             return tx, False, status, expiry  # a resent event: answered, stored once
         tx.seen_seq_nos = [*seen, seq_no]
-        tx.last_seq_no = max(seq_no, tx.last_seq_no or seq_no)
-        tx.offline = tx.offline or bool(p.get("offline"))
-        tx.charging_state = info.get("chargingState") or tx.charging_state
-        tx.connector_id = evse_id if evse_id is not None else tx.connector_id
-        tx.id_tag = id_token or tx.id_tag
-        tx.updated_at = now
-        energy_wh = _energy_wh(groups)
-        if kind == "Started":
-            tx.started_at, tx.start_ts_raw = ts, p["timestamp"][:40]
-            if energy_wh is not None:
-                tx.meter_start_wh = energy_wh
-        if kind == "Ended":
-            tx.ended_at = ts
-            tx.stop_reason = info.get("stoppedReason") or "Local"
-            tx.meter_stop_wh = energy_wh if energy_wh is not None else tx.meter_stop_wh
-            tx.stop_data = {"triggerReason": p.get("triggerReason")}
+        _apply(tx, p, ts, _energy_wh(groups), now)
         store.store_samples(
             s,
             conn.station_id,
@@ -157,6 +141,29 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
             if ev is not None:
                 await core.emit("meter_values", ev)
     return {"idTokenInfo": _token_info(status, expiry)} if status else {}
+
+
+def _apply(
+    tx: Transaction, p: dict[str, Any], ts: datetime, energy_wh: float | None, now: datetime
+) -> None:
+    """Lay one TransactionEvent (not seen before) over the stored transaction."""
+    info, kind, seq_no = p["transactionInfo"], p["eventType"], p["seqNo"]
+    evse_id = (p.get("evse") or {}).get("id")
+    tx.last_seq_no = max(seq_no, tx.last_seq_no or seq_no)
+    tx.offline = tx.offline or bool(p.get("offline"))
+    tx.charging_state = info.get("chargingState") or tx.charging_state
+    tx.connector_id = evse_id if evse_id is not None else tx.connector_id
+    tx.id_tag = (p.get("idToken") or {}).get("idToken") or tx.id_tag
+    tx.updated_at = now
+    if kind == "Started":
+        tx.started_at, tx.start_ts_raw = ts, p["timestamp"][:40]
+        if energy_wh is not None:
+            tx.meter_start_wh = energy_wh
+    if kind == "Ended":
+        tx.ended_at = ts
+        tx.stop_reason = info.get("stoppedReason") or "Local"
+        tx.meter_stop_wh = energy_wh if energy_wh is not None else tx.meter_stop_wh
+        tx.stop_data = {"triggerReason": p.get("triggerReason")}
 
 
 def _tx_event(

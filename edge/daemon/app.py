@@ -15,7 +15,7 @@ from typing import Any
 
 import aiomqtt
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, load_site_tariff
 from edge.daemon.commands import CommandClient
 from edge.daemon.controller import Controller
 from edge.daemon.link import MqttLink
@@ -102,10 +102,7 @@ class EdgeApp:
         return bool(getattr(self.cfg.siting, "enabled", False))
 
     def _tariff(self) -> object | None:
-        if self.cfg.site.tariff is None:
-            return None
-        loader = importlib.import_module("edge.tariff.loader")
-        return loader.load_tariff(self.cfg.site.tariff)  # type: ignore[no-any-return]
+        return load_site_tariff(self.cfg)
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,8 +133,7 @@ class EdgeApp:
                 await self._stop.wait()
                 systemd.notify("STOPPING=1")
                 self.log.info("edge stopping")
-                for task in tasks:
-                    task.cancel()
+                await _cancel_all(tasks)
 
     async def _siting(self, stack: AsyncExitStack) -> Any:
         """Hook for edge.siting.service.SitingService when [siting] enabled and it exists."""
@@ -226,3 +222,16 @@ class EdgeApp:
             return
         if trigger in TICK_TRIGGERS:
             self.controller.request_tick(f"{trigger} {key}")
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]], grace_s: float = 1.0) -> None:
+    """Cancel and wait; cancel again what is still running after ``grace_s``.
+
+    Python 3.11's ``asyncio.wait_for`` (used inside aiomqtt) can swallow a cancellation
+    that arrives as its awaitable completes; repeating the cancel makes shutdown certain.
+    """
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=grace_s)

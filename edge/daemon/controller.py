@@ -29,8 +29,16 @@ from evcommon.logs import get_logger
 Publish = Callable[[str, bytes], Awaitable[None]]
 
 
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that a library call swallowed (3.11 ``wait_for`` race)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def wait_event_until(event: asyncio.Event, clock: Clock, when: datetime) -> bool:
     """Wait for ``event`` or until ``when`` on ``clock``; True if the event fired."""
+    raise_if_cancelling()
     if event.is_set():
         return True
     waiter = asyncio.ensure_future(event.wait())

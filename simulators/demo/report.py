@@ -137,7 +137,7 @@ def _result(
         total=total,
         energy_cost=energy,
         demand_cost=demand,
-        other_cost=total - energy - demand,
+        other_cost=round(total - energy - demand, 6) + 0.0,  # no "-0.00"
         energy_kwh=sum(b.energy_kwh for b in bills),
         peaks_kw=peaks,
         bill_text="\n\n".join(format_bill(b) for b in bills),

@@ -179,3 +179,13 @@ async def test_data_transfer_with_a_registered_vendor(csms_app: CsmsApp) -> None
     assert reply == {"status": "Accepted", "data": "pong"}
     assert seen == [("CP-dt", "ping", "x")]
     await st.close()
+
+
+async def test_sqlite_full_synchronous_mode(make_csms: MakeCsms) -> None:
+    app = await make_csms(database={"sqlite_synchronous": "full"})
+    st = await booted(app.url, "CP-full")
+    mv = {"connectorId": 1, "meterValue": [{"timestamp": TS, "sampledValue": [{"value": "5"}]}]}
+    for _ in range(3):
+        assert await st.call("MeterValues", mv) == {}
+    await st.close()
+    assert await _count(app, MeterValue) == 3

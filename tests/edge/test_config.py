@@ -98,3 +98,23 @@ def test_subcommands_dispatch_to_their_owners(sub: str, capsys: pytest.CaptureFi
         main([sub, "--help"])
     assert exc.value.code == 0
     assert f"edge {sub}" in capsys.readouterr().out
+
+
+def test_tariff_path_relative_to_the_config_and_loaded(tmp_path: Path) -> None:
+    from edge.tariff.loader import TARIFF_DIR
+
+    (tmp_path / "tariffs").mkdir()
+    (tmp_path / "tariffs" / "site.toml").write_text((TARIFF_DIR / "pge-e19.toml").read_text())
+    path = write(tmp_path, MINIMAL.replace("[site]", '[site]\ntariff = "tariffs/site.toml"'))
+    cfg = load_site_config(path)
+    assert cfg.site.tariff == (tmp_path / "tariffs" / "site.toml").resolve()
+    builtin = load_site_config(
+        write(tmp_path, MINIMAL.replace("[site]", '[site]\ntariff = "pge-e19"'))
+    )
+    assert str(builtin.site.tariff) == "pge-e19"
+
+
+def test_bad_tariff_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, MINIMAL.replace("[site]", '[site]\ntariff = "no-such-tariff"'))
+    assert main(["check-config", str(path)]) == 2
+    assert "site.tariff" in capsys.readouterr().err

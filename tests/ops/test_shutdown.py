@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ BIN = Path(sys.executable).parent
 
 
 def start_csms(
-    tmp_path: Path, db: Path, env: dict[str, str] | None = None
+    tmp_path: Path, db: Path | str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = (tmp_path / "csms.log").open("wb")
@@ -42,7 +41,7 @@ def start_csms(
             "--port",
             str(port),
             "--db",
-            f"sqlite:///{db}",
+            db if isinstance(db, str) else f"sqlite:///{db}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -129,8 +128,22 @@ class Station:
             pass  # refused after the listener closed
 
 
-async def test_sigterm_during_burst_loses_no_acknowledged_meter_value(tmp_path: Path) -> None:
-    db = tmp_path / "csms.db"
+async def stored_meter_values(db_url: str) -> set[tuple[str, str]]:
+    from sqlalchemy import text
+
+    from csms.db.database import Database
+
+    async with Database(db_url) as db, db.session() as session:
+        rows = await session.execute(
+            text("select station_id, value from meter_values where source = 'MeterValues'")
+        )
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+
+async def test_sigterm_during_burst_loses_no_acknowledged_meter_value(
+    tmp_path: Path, database_url: str
+) -> None:
+    db = database_url
     proc, port = start_csms(tmp_path, db)
     mid_burst = asyncio.Event()
     acks = [0]
@@ -159,12 +172,7 @@ async def test_sigterm_during_burst_loses_no_acknowledged_meter_value(tmp_path: 
     log = (tmp_path / "csms.log").read_text()
     assert code == 0, log[-2000:]
     acked = {(s.station_id, str(n)) for s in stations for n in s.acked}
-    with sqlite3.connect(db) as conn:
-        stored = set(
-            conn.execute(
-                "select station_id, value from meter_values where source = 'MeterValues'"
-            ).fetchall()
-        )
+    stored = await stored_meter_values(db)
     assert len(acked) >= 300
     missing = acked - stored
     assert not missing, f"{len(missing)} acknowledged meter values lost, e.g. {sorted(missing)[:5]}"
