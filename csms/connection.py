@@ -71,8 +71,11 @@ class Connection:
         self._pending[message_id] = (action, fut)
         try:
             await self._send(protocol.dumps_call(message_id, action, payload), action, "call")
-            # the timeout is real seconds: it guards the network, not simulated time
-            return await asyncio.wait_for(fut, timeout)
+            # the timeout is real seconds: it guards the network, not simulated time.
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+            # cancellation that races the answer.
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError:
             self.log.warning("call timed out", action=action, timeout_s=timeout)
             raise CallTimeout(self.station_id, action, timeout) from None

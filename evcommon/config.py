@@ -11,6 +11,7 @@ names every offending key, e.g. ``site.toml: mqtt.prot: unknown key``.
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,19 @@ class Section(BaseModel):
     """A config section: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# The file's contents for the settings being built; a source of its own so that
+# the precedence is: explicit overrides (CLI) > environment > file > defaults.
+_FILE_DATA: ContextVar[dict[str, Any]] = ContextVar("_FILE_DATA", default={})
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _FILE_DATA.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get())
 
 
 class SettingsBase(BaseSettings):
@@ -49,8 +63,8 @@ class SettingsBase(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # environment beats the file (init kwargs carry the file's contents)
-        return (env_settings, init_settings)
+        # init kwargs carry explicit overrides (command line); the file is its own source
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -92,18 +106,18 @@ def load_settings(
     """Validate ``path`` (optional) plus environment plus explicit ``overrides``.
 
     ``overrides`` (e.g. command-line options) win over everything; nested keys
-    use dicts.
+    use dicts, and None values count as not given.
     """
     data: dict[str, Any] = read_toml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
+    token = _FILE_DATA.set(data)
     try:
-        settings = cls(**data)
-        if overrides:
-            merged = _deep_merge(settings.model_dump(), overrides)
-            settings = cls.model_validate(merged)
+        settings = cls(**_drop_none(overrides or {}))
     except ValidationError as exc:
         message, keys = format_validation_error(exc)
         raise ConfigError(message, source=source, keys=keys) from exc
+    finally:
+        _FILE_DATA.reset(token)
     return settings
 
 
@@ -116,11 +130,12 @@ def validate_section(cls: type[M], data: Any, *, source: str) -> M:
         raise ConfigError(message, source=source, keys=keys) from exc
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
+def _drop_none(over: dict[str, Any]) -> dict[str, Any]:
+    """Overrides of None mean "not given" (an unset command-line option)."""
+    out: dict[str, Any] = {}
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        if isinstance(value, dict):
+            out[key] = _drop_none(value)
         elif value is not None:
             out[key] = value
     return out

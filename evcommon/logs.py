@@ -38,4 +38,5 @@ def configure_logging(level: str = "info", fmt: LogFormat = "auto") -> None:
 
 
 def get_logger(name: str, **bound: object) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name).bind(**bound)  # type: ignore[no-any-return]
+    """A lazy logger: safe at import time, it picks up configure_logging() when first used."""
+    return structlog.get_logger(name, **bound)  # type: ignore[no-any-return]

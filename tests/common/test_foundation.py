@@ -46,6 +46,26 @@ def test_config_env_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert cfg.db.url == "postgresql://h/d" and cfg.db.pool == 9
 
 
+def test_config_overrides_beat_env_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('name = "file"\n[db]\npool = 3\nurl = "sqlite:///file"\n')
+    monkeypatch.setenv("EVTEST_DB__URL", "sqlite:///env")
+    cfg = load_settings(_Cfg, f, overrides={"db": {"url": "sqlite:///cli"}, "name": None})
+    assert (cfg.name, cfg.db.url, cfg.db.pool) == ("file", "sqlite:///cli", 3)
+
+
+def test_logger_created_before_configure_follows_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from evcommon.logs import configure_logging, get_logger
+
+    log = get_logger("early", station_id="CP-1")
+    configure_logging("info", "json")
+    log.info("hello")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert '"station_id": "CP-1"' in line and '"event": "hello"' in line
+
+
 def test_config_bad_type_names_key(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[db]\npool = "many"\n')

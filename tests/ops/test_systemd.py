@@ -56,7 +56,9 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify exits 0 on unknown keys and bad values, only warning on stderr:
     # any line about our files is a failure.
     ours = [
-        line for line in proc.stderr.splitlines() if str(tmp_path) in line or ".service" in line
+        line
+        for line in proc.stderr.splitlines()
+        if str(tmp_path) in line or any(line.startswith(f"{u}:") for u in ALL_UNITS)
     ]
     assert proc.returncode == 0, proc.stderr
     assert ours == [], "\n".join(ours)
