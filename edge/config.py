@@ -154,11 +154,13 @@ class ControlSection(Section):
     deadband_kw: float = Field(default=0.2, ge=0)
     min_command_period_s: float = Field(default=10.0, ge=0)
     valid_for_intervals: float = Field(default=3.0, ge=1.5)  # validTo = now + this * interval
+    min_valid_real_s: float = Field(default=2.0, ge=0)  # ... and at least this many real s
     purpose: LimitPurpose = "tx_default"
     stack_level: int = Field(default=1, ge=0)  # above the stations' safe profile (level 0)
     command_timeout_s: float = Field(default=10.0, gt=0)  # real seconds
     command_retries: int = Field(default=3, ge=0)
     retry_backoff_s: float = Field(default=1.0, gt=0)  # real seconds, doubled per retry
+    floor_stickiness_kw: float = Field(default=1.0, ge=0)  # need bonus of charging vehicles
     default_energy_kwh: float = Field(default=20.0, ge=0)  # when the EV sends no needs
     default_dwell_h: float = Field(default=8.0, gt=0)
     planner_timeout_s: float = Field(default=30.0, gt=0)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from csms.smart.models import InstalledProfile
 from csms.smart.profiles import Period
@@ -80,44 +81,50 @@ class ProfileStore:
 
     async def save(self, rec: Record) -> None:
         first = rec.periods_kw[0].limit if rec.periods_kw else 0.0
-        async with self._db.session() as s, s.begin():
-            await s.execute(
+        row = InstalledProfile(
+            station_id=rec.station_id,
+            profile_id=rec.profile_id,
+            connector_id=rec.connector_id,
+            purpose=rec.purpose,
+            stack_level=rec.stack_level,
+            rate_unit=rec.rate_unit,
+            ocpp_version=rec.ocpp_version,
+            periods_kw=[[p.start_s, p.limit] for p in rec.periods_kw],
+            schedule_start=rec.schedule_start,
+            valid_to=rec.valid_to,
+            transaction_id=rec.transaction_id,
+            request=rec.request,
+            installed_at=rec.installed_at,
+            verification=rec.verification,
+            limit_kw=first,
+        )
+
+        def write(s: Session) -> None:
+            s.execute(
                 delete(InstalledProfile).where(
                     InstalledProfile.station_id == rec.station_id,
                     InstalledProfile.profile_id == rec.profile_id,
                 )
             )
-            s.add(
-                InstalledProfile(
-                    station_id=rec.station_id,
-                    profile_id=rec.profile_id,
-                    connector_id=rec.connector_id,
-                    purpose=rec.purpose,
-                    stack_level=rec.stack_level,
-                    rate_unit=rec.rate_unit,
-                    ocpp_version=rec.ocpp_version,
-                    periods_kw=[[p.start_s, p.limit] for p in rec.periods_kw],
-                    schedule_start=rec.schedule_start,
-                    valid_to=rec.valid_to,
-                    transaction_id=rec.transaction_id,
-                    request=rec.request,
-                    installed_at=rec.installed_at,
-                    verification=rec.verification,
-                    limit_kw=first,
-                )
-            )
+            s.add(row)
+
+        # through the database's single writer: on SQLite a second writing
+        # connection would contend with the core's batches ("database is locked")
+        await self._db.transaction(write)
         self._cache.setdefault(rec.station_id, {})[rec.profile_id] = rec
 
     async def remove(self, station_id: str, profile_ids: list[int]) -> None:
         if not profile_ids:
             return
-        async with self._db.session() as s, s.begin():
-            await s.execute(
+        def write(s: Session) -> None:
+            s.execute(
                 delete(InstalledProfile).where(
                     InstalledProfile.station_id == station_id,
                     InstalledProfile.profile_id.in_(profile_ids),
                 )
             )
+
+        await self._db.transaction(write)
         cached = self._cache.get(station_id, {})
         for pid in profile_ids:
             cached.pop(pid, None)

@@ -16,6 +16,7 @@ from typing import Any
 import aiomqtt
 
 from edge.config import EdgeConfig, load_site_tariff
+from edge.daemon.aio import cancel_all
 from edge.daemon.commands import CommandClient
 from edge.daemon.controller import Controller
 from edge.daemon.link import MqttLink
@@ -133,7 +134,7 @@ class EdgeApp:
                 await self._stop.wait()
                 systemd.notify("STOPPING=1")
                 self.log.info("edge stopping")
-                await _cancel_all(tasks)
+                await cancel_all(tasks)
 
     async def _siting(self, stack: AsyncExitStack) -> Any:
         """Hook for edge.siting.service.SitingService when [siting] enabled and it exists."""
@@ -222,16 +223,3 @@ class EdgeApp:
             return
         if trigger in TICK_TRIGGERS:
             self.controller.request_tick(f"{trigger} {key}")
-
-
-async def _cancel_all(tasks: list[asyncio.Task[Any]], grace_s: float = 1.0) -> None:
-    """Cancel and wait; cancel again what is still running after ``grace_s``.
-
-    Python 3.11's ``asyncio.wait_for`` (used inside aiomqtt) can swallow a cancellation
-    that arrives as its awaitable completes; repeating the cancel makes shutdown certain.
-    """
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=grace_s)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from edge.config import EdgeConfig
 from edge.daemon import inputs
+from edge.daemon.aio import wait_event_until
 from edge.daemon.commands import CommandClient, CommandFailed
 from edge.daemon.dispatch import Dispatcher, Target
 from edge.daemon.state import SiteState
@@ -27,29 +28,6 @@ from evcommon.contract import InstallSafeLimits, SetLimit, SiteLimits, encode
 from evcommon.logs import get_logger
 
 Publish = Callable[[str, bytes], Awaitable[None]]
-
-
-def raise_if_cancelling() -> None:
-    """Re-raise a cancellation that a library call swallowed (3.11 ``wait_for`` race)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
-async def wait_event_until(event: asyncio.Event, clock: Clock, when: datetime) -> bool:
-    """Wait for ``event`` or until ``when`` on ``clock``; True if the event fired."""
-    raise_if_cancelling()
-    if event.is_set():
-        return True
-    waiter = asyncio.ensure_future(event.wait())
-    sleeper = asyncio.ensure_future(clock.sleep_until(when))
-    try:
-        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (waiter, sleeper):
-            task.cancel()
-        await asyncio.gather(waiter, sleeper, return_exceptions=True)
-    return event.is_set()
 
 
 class Controller:
@@ -182,6 +160,8 @@ class Controller:
                 budget_kw=site.budget_kw,
                 budget_reason=site.budget_reason,
                 stale_groups=inputs.stale_groups(self.cfg, site),
+                charging=frozenset(k for k, kw in self._last.items() if kw > 0),
+                stickiness_kw=self.cfg.control.floor_stickiness_kw,
             )
         )
         self._dispatch(outcome, site.budget_kw)
@@ -315,8 +295,10 @@ class Controller:
         target = self.dispatcher.targets[key]
         station_id, _, cid = key.rpartition("/")
         now = self.clock.now()
-        horizon = self.cfg.control.valid_for_intervals * self.cfg.control.interval_s
-        valid_to = now + timedelta(seconds=horizon)
+        c = self.cfg.control
+        # validTo must also outlast real network latency when the clock runs fast
+        horizon_s = max(c.valid_for_intervals * c.interval_s, c.min_valid_real_s * self.clock.speed)
+        valid_to = now + timedelta(seconds=horizon_s)
         station = self.cfg.station(station_id)
         phases = station.connectors[int(cid)].phases if station else None
 

@@ -8,7 +8,10 @@ The rule (docs/edge.md, "The floor rule"):
 1. Every wanted limit that is non-zero but below the floor is raised to the
    floor (a vehicle offered less stops charging anyway).
 2. Vehicles are ranked neediest first: highest required average power
-   (energy still needed / time to departure), then key for determinism.
+   (energy still needed / time to departure), then key for determinism. A vehicle
+   charging now counts ``stickiness_kw`` more, so two vehicles with nearly equal
+   needs do not swap every tick (each stop is an interruption; vehicles give up
+   after a few, LBNL).
 3. Walking down the ranking, a vehicle is admitted while the admitted ones can
    all get the floor within the budget; the rest get 0 (reason "floor").
 4. The budget is shared among the admitted by water-filling: each gets
@@ -31,6 +34,7 @@ class Want:
     key: str
     limit_kw: float  # wanted limit after plan, windows, shed
     need_kw: float = 0.0  # required average power to depart on time (priority)
+    charging: bool = False  # had a non-zero limit last tick (keeps its place, see stickiness)
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,19 @@ def water_level(wants: Sequence[float], budget_kw: float) -> float:
 
 
 def allocate(
-    wants: Sequence[Want], budget_kw: float | None, floor_kw: float = 1.5
+    wants: Sequence[Want],
+    budget_kw: float | None,
+    floor_kw: float = 1.5,
+    stickiness_kw: float = 0.0,
 ) -> list[Allocation]:
     """Apply the site budget (None: no limit known) and the floor; order of ``wants`` kept."""
     result: dict[str, Allocation] = {}
     raised = {w.key: max(w.limit_kw, floor_kw) for w in wants if w.limit_kw > 0}
     budget = float("inf") if budget_kw is None else max(0.0, budget_kw)
-    ranked = sorted((w for w in wants if w.limit_kw > 0), key=lambda w: (-w.need_kw, w.key))
+    ranked = sorted(
+        (w for w in wants if w.limit_kw > 0),
+        key=lambda w: (-(w.need_kw + (stickiness_kw if w.charging else 0.0)), w.key),
+    )
     admitted = len(ranked)
     if floor_kw > 0 and budget != float("inf"):
         admitted = min(admitted, int(budget // floor_kw))

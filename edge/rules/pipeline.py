@@ -61,6 +61,8 @@ class RuleInputs:
     budget_reason: str = ""
     stale_groups: Mapping[str, str] = field(default_factory=dict)  # group -> why
     floor_kw: float = 1.5
+    charging: frozenset[str] = frozenset()  # keys with a non-zero limit last tick
+    stickiness_kw: float = 0.0
 
 
 @dataclass
@@ -99,9 +101,11 @@ def decide(inp: RuleInputs) -> Outcome:
             activations[d.rule] += 1
         decisions.append(d)
     wants = [
-        Want(d.key, d.limit_kw, c.need_kw) for d, c in zip(decisions, inp.connectors, strict=True)
+        Want(d.key, d.limit_kw, c.need_kw, d.key in inp.charging)
+        for d, c in zip(decisions, inp.connectors, strict=True)
     ]
-    for d, alloc in zip(decisions, allocate(wants, inp.budget_kw, inp.floor_kw), strict=True):
+    allocs = allocate(wants, inp.budget_kw, inp.floor_kw, inp.stickiness_kw)
+    for d, alloc in zip(decisions, allocs, strict=True):
         if alloc.rule is not None:
             d.limit_kw, d.rule = alloc.limit_kw, alloc.rule
             reason = alloc.reason

@@ -59,9 +59,14 @@ def test_config_overrides_beat_env_and_file(
 def test_logger_created_before_configure_follows_it(capsys: pytest.CaptureFixture[str]) -> None:
     from evcommon.logs import configure_logging, get_logger
 
+    import structlog
+
     log = get_logger("early", station_id="CP-1")
     configure_logging("info", "json")
-    log.info("hello")
+    try:
+        log.info("hello")
+    finally:
+        structlog.reset_defaults()
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert '"station_id": "CP-1"' in line and '"event": "hello"' in line
 

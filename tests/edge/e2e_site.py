@@ -10,7 +10,9 @@ published main meter so tests can check the site limit.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ import orjson
 
 from csms.app import CsmsApp
 from edge.config import EdgeConfig, load_site_config
+from edge.daemon.aio import cancel_all
 from edge.daemon.app import EdgeApp
 from evcommon.clock import SimClock
 from evcommon.contract import SiteMeterReading, Topics, encode
@@ -141,7 +144,7 @@ class MeterGateway:
                 await self.client.publish(
                     self.topics.site_meter(SITE, name),
                     encode(SiteMeterReading(ts=now, power_kw=kw)),
-                    qos=1,
+                    qos=0,  # meters are state: the next reading supersedes a lost one
                 )
 
     async def run(self) -> None:
@@ -203,45 +206,76 @@ async def e2e_site(
     real_limit_s: float = 100.0,
 ) -> AsyncIterator[E2ESite]:
     clock = SimClock(start, speed=speed)
-    # on a hang, show where every task waits before the timeout cancels them
-    dump = asyncio.get_running_loop().call_later(real_limit_s - 1, _dump_tasks)
-    # a hang anywhere (set-up, test body, tear-down) fails the test instead of the suite
-    async with asyncio.timeout(real_limit_s), AsyncExitStack() as stack:
-        csms = await stack.enter_async_context(run_csms(broker, db_url, clock))
-        client = await stack.enter_async_context(
-            aiomqtt.Client(broker.host, broker.port, identifier="e2e-gateway")
-        )
-        await client.subscribe("evsite/v1/stations/+/profiles", qos=1)
-        edge = EdgeApp(cfg, clock)
-        await stack.enter_async_context(running_edge(edge))
-        stations: dict[str, SimStation] = {}
-        for sid, version in STATIONS.items():
-            preset = "DCFC" if sid.startswith("DCFC") else "L2"
-            scfg = StationConfig(
-                station_id=sid,
-                ocpp_version=version,
-                preset=preset,  # type: ignore[arg-type]
-                meter_interval_s=station_meter_s,
+    # a hang anywhere (set-up, test body, tear-down) fails the test instead of the suite;
+    # the guard also writes every task's stack to a file first
+    guard = _Guard(asyncio.get_running_loop(), real_limit_s)
+    try:
+        async with AsyncExitStack() as stack:
+            csms = await stack.enter_async_context(run_csms(broker, db_url, clock))
+            client = await stack.enter_async_context(
+                aiomqtt.Client(broker.host, broker.port, identifier="e2e-gateway")
             )
-            stations[sid] = await stack.enter_async_context(SimStation(scfg, csms.url, clock))
-        for s in stations.values():
-            await s.wait_accepted()
-        meters = MeterGateway(client, clock, stations, base_kw, meter_s)
-        profiles = ProfileLog()
-        async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(meters.run(), name="meter-gateway"),
-                tg.create_task(profiles.run(client), name="profile-log"),
-            ]
-            try:
-                yield E2ESite(clock, csms, stations, edge, meters, profiles)
-            finally:
-                for t in tasks:
-                    t.cancel()
-    dump.cancel()
+            await client.subscribe("evsite/v1/stations/+/profiles", qos=1)
+            edge = EdgeApp(cfg, clock)
+            await stack.enter_async_context(running_edge(edge))
+            stations: dict[str, SimStation] = {}
+            for sid, version in STATIONS.items():
+                preset = "DCFC" if sid.startswith("DCFC") else "L2"
+                scfg = StationConfig(
+                    station_id=sid,
+                    ocpp_version=version,
+                    preset=preset,  # type: ignore[arg-type]
+                    meter_interval_s=station_meter_s,
+                )
+                stations[sid] = await stack.enter_async_context(SimStation(scfg, csms.url, clock))
+            for s in stations.values():
+                await s.wait_accepted()
+            meters = MeterGateway(client, clock, stations, base_kw, meter_s)
+            profiles = ProfileLog()
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(meters.run(), name="meter-gateway"),
+                    tg.create_task(profiles.run(client), name="profile-log"),
+                ]
+                try:
+                    yield E2ESite(clock, csms, stations, edge, meters, profiles)
+                finally:
+                    await cancel_all(tasks)
+    finally:
+        guard.disarm()
 
 
-def _dump_tasks() -> None:
-    for task in asyncio.all_tasks():
-        print(f"--- task {task.get_name()}", file=sys.stderr)
-        task.print_stack(limit=8, file=sys.stderr)
+class _Guard:
+    """After ``limit_s``: dump every task's stack to a file, then cancel the test task,
+    again every 2 s (a cancellation can be swallowed by 3.11's ``wait_for``)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit_s: float):
+        self.loop = loop
+        self.task = asyncio.current_task()
+        self.handle = loop.call_later(limit_s, self.fire)
+        self.path = Path(tempfile.gettempdir()) / f"edge-e2e-hang-{os.getpid()}.txt"
+
+    def fire(self) -> None:
+        with self.path.open("a") as fh:
+            for task in asyncio.all_tasks(self.loop):
+                print(f"--- task {task.get_name()}", file=fh)
+                for where in _await_chain(task.get_coro()):
+                    print(f"    {where}", file=fh)
+        print(f"e2e guard: test over its real-time limit, stacks in {self.path}", file=sys.stderr)
+        if self.task is not None:
+            self.task.cancel()
+        self.handle = self.loop.call_later(2.0, self.fire)
+
+    def disarm(self) -> None:
+        self.handle.cancel()
+
+
+def _await_chain(coro: Any) -> list[str]:
+    """file:line of every coroutine down the chain a task is suspended in."""
+    out = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            out.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return out

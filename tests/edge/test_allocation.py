@@ -79,3 +79,14 @@ def test_random_cases_hold_site_limit_and_floor(seed: int) -> None:
 def test_water_level() -> None:
     assert water_level([1, 2, 10], 100) == float("inf")
     assert water_level([1, 2, 10], 9) == 6
+
+
+def test_charging_vehicle_keeps_its_place_unless_clearly_less_needy() -> None:
+    incumbent = Want("a", 6.6, need_kw=3.0, charging=True)
+    close = Want("b", 6.6, need_kw=3.5)
+    out = allocate([incumbent, close], budget_kw=2.0, stickiness_kw=1.0)
+    assert limits(out) == {"a": 2.0, "b": 0.0}  # no swap for a 0.5 kW difference
+    needier = Want("b", 6.6, need_kw=4.5)
+    out = allocate([incumbent, needier], budget_kw=2.0, stickiness_kw=1.0)
+    assert limits(out) == {"a": 0.0, "b": 2.0}
+    assert limits(allocate([incumbent, close], budget_kw=2.0)) == {"a": 0.0, "b": 2.0}

@@ -117,8 +117,9 @@ async def test_site_import_limit_holds(mqtt_broker, sqlite_url, tmp_path):
             120,
             "all charging",
         )
-        settled = site.clock.now() + timedelta(seconds=60)
-        await site.sim_sleep(200)
+        # steady state: two control intervals after the last vehicle started drawing
+        settled = site.clock.now() + timedelta(seconds=120)
+        await site.sim_sleep(300)
         after = [kw for ts, kw in site.meters.main_history if ts >= settled]
         assert after and max(after) <= 20.0 + 0.1
         limits = [site.stations[s].limit_kw(1) for s in ("F1", "F2", "P1", "P2")]

@@ -15,6 +15,7 @@ import aiomqtt
 import pytest
 from pydantic import BaseModel
 
+from edge.daemon.aio import cancel_all
 from evcommon.contract import (
     Command,
     CommandReply,
@@ -59,8 +60,7 @@ class ContractPeer:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_all([self._task])
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
 
