@@ -159,6 +159,7 @@ class ControlSection(Section):
     stack_level: int = Field(default=1, ge=0)  # above the stations' safe profile (level 0)
     command_timeout_s: float = Field(default=10.0, gt=0)  # real seconds
     command_retries: int = Field(default=3, ge=0)
+    max_commands_in_flight: int = Field(default=8, ge=1)  # awaiting their reply at once
     retry_backoff_s: float = Field(default=1.0, gt=0)  # real seconds, doubled per retry
     floor_stickiness_kw: float = Field(default=1.0, ge=0)  # need bonus of charging vehicles
     default_energy_kwh: float = Field(default=20.0, ge=0)  # when the EV sends no needs

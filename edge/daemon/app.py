@@ -70,6 +70,7 @@ class EdgeApp:
             retries=cfg.control.command_retries,
             backoff_s=cfg.control.retry_backoff_s,
             on_result=self.metrics.command_result,
+            max_in_flight=cfg.control.max_commands_in_flight,
         )
         self.controller = Controller(
             cfg,

@@ -42,6 +42,7 @@ class CommandClient:
         retries: int = 3,
         backoff_s: float = 1.0,
         on_result: Callable[[str, bool, str | None], None] | None = None,
+        max_in_flight: int = 8,
     ):
         self._publish = publish
         self._command_topic = command_topic
@@ -51,6 +52,8 @@ class CommandClient:
         self.backoff_s = backoff_s
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
         self._on_result = on_result or (lambda _cmd, _ok, _code: None)
+        # a whole site coming online must not flood the CSMS: the timeout starts at publish
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     def handle_reply(self, payload: bytes | bytearray) -> None:
         try:
@@ -66,6 +69,10 @@ class CommandClient:
 
     async def call(self, make: Callable[[str], Any]) -> CommandReply:
         """Send once: ``make(correlation_id)`` builds the command. Raises CommandFailed."""
+        async with self._slots:
+            return await self._call(make)
+
+    async def _call(self, make: Callable[[str], Any]) -> CommandReply:
         cid = uuid.uuid4().hex
         command = make(cid)
         name = getattr(command, "command", "command")
