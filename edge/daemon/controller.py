@@ -17,6 +17,7 @@ from edge.config import EdgeConfig
 from edge.daemon import inputs
 from edge.daemon.aio import wait_event_until
 from edge.daemon.commands import CommandClient, CommandFailed
+from edge.daemon.demand import DemandTracker
 from edge.daemon.dispatch import Dispatcher, Target
 from edge.daemon.state import SiteState
 from edge.metrics import EdgeMetrics
@@ -65,6 +66,7 @@ class Controller:
         self._stale: set[str] = set()
         self._last: dict[str, float] = {}
         self._non_ev: deque[tuple[datetime, float]] = deque()
+        self.demand = DemandTracker()
         self.last_outcome: Outcome | None = None
         self.ticks = 0
         self.on_tick: list[Callable[[Outcome], None]] = []
@@ -79,6 +81,8 @@ class Controller:
 
     def on_meter(self, name: str, value_kw: float, at: datetime) -> None:
         self.state.apply_meter(name, value_kw, at)
+        if name == "main":
+            self.demand.add(at, value_kw)
         if name in self._stale:
             self.request_tick(f"meter_back {name}")
         if name == self.cfg.shed.meter and any(g.shed for g in self.cfg.groups.values()):
@@ -146,7 +150,9 @@ class Controller:
             ref.key: inputs.vehicle(self.cfg, self.state, ref, now)
             for ref in inputs.controlled(self.cfg)
         }
-        request = inputs.plan_request(self.cfg, vehicles, site, now, self.tariff)
+        request = inputs.plan_request(
+            self.cfg, vehicles, site, now, self.tariff, self.demand.month_peaks(self.tariff, now)
+        )
         plan_kw = await self._plan(request)
         outcome = decide(
             RuleInputs(

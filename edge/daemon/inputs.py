@@ -177,9 +177,10 @@ def plan_request(
     site: SiteReadings,
     now: datetime,
     tariff: object | None,
+    month_peak_kw: dict[str, float] | None = None,
 ) -> PlanRequest:
     windows = [
-        GroupWindow(name, g.start_window.opens)
+        GroupWindow(name, g.start_window.opens, g.start_window.closes)
         for name, g in cfg.groups.items()
         if g.start_window is not None
     ]
@@ -192,6 +193,7 @@ def plan_request(
         pv_forecast_kw=[max(0.0, -(site.meters["pv"] or 0.0))] if "pv" in site.meters else [],
         dcfc_forecast_kw=[site.meters["dcfc"] or 0.0] if "dcfc" in site.meters else [],
         tariff=tariff,
+        month_peak_kw=dict(month_peak_kw or {}),
         windows=windows,
         shed_groups=[n for n, g in cfg.groups.items() if g.shed],
         shed_limit_kw=cfg.shed.limit_kw,
