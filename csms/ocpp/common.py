@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from csms import store
 from csms.connection import Connection, Handler
+from csms.db.models import Transaction
 from csms.normalise import parse_station_time
 from evcommon import contract
 
@@ -118,3 +119,26 @@ async def data_transfer(conn: Connection, payload: dict[str, Any]) -> dict[str, 
         return {"status": "UnknownVendorId"}
     status, data = await custom(conn.station_id, payload.get("messageId"), payload.get("data"))
     return {"status": status} if data is None else {"status": status, "data": data}
+
+
+def transaction_event(
+    conn: Connection, tx: Transaction, event: str, now: datetime
+) -> contract.TransactionEvent:
+    """The normalised event for a stored transaction (both versions)."""
+    energy_kwh = None
+    if tx.meter_start_wh is not None and tx.meter_stop_wh is not None:
+        energy_kwh = (tx.meter_stop_wh - tx.meter_start_wh) / 1e3
+    return contract.TransactionEvent(
+        ts=now,
+        station_id=conn.station_id,
+        connector_id=tx.connector_id or 0,
+        transaction_id=tx.tx_key,
+        event=event,  # type: ignore[arg-type]
+        id_token=tx.id_tag,
+        meter_start_kwh=None if tx.meter_start_wh is None else tx.meter_start_wh / 1e3,
+        meter_stop_kwh=None if tx.meter_stop_wh is None else tx.meter_stop_wh / 1e3,
+        energy_kwh=energy_kwh,
+        started_at=tx.started_at,
+        ended_at=tx.ended_at,
+        stop_reason=tx.stop_reason,
+    )

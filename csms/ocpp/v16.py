@@ -105,7 +105,7 @@ async def start_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, An
 
     tx, created, status, expiry = await core.commits.run(work)
     if created:
-        await core.emit("transaction", _tx_event(conn, tx, "started", now))
+        await core.emit("transaction", common.transaction_event(conn, tx, "started", now))
     else:
         conn.log.info("duplicate StartTransaction answered again", transaction_id=tx.id)
     return {"transactionId": tx.id, "idTagInfo": _id_tag_info(status, expiry)}
@@ -120,28 +120,6 @@ def _duplicate_start(s: Session, station_id: str, p: dict[str, Any]) -> Transact
         Transaction.meter_start_wh == float(p["meterStart"]),
     )
     return (s.execute(q)).scalars().first()
-
-
-def _tx_event(
-    conn: Connection, tx: Transaction, event: str, now: datetime
-) -> contract.TransactionEvent:
-    energy_kwh = None
-    if tx.meter_start_wh is not None and tx.meter_stop_wh is not None:
-        energy_kwh = (tx.meter_stop_wh - tx.meter_start_wh) / 1e3
-    return contract.TransactionEvent(
-        ts=now,
-        station_id=conn.station_id,
-        connector_id=tx.connector_id or 0,
-        transaction_id=tx.tx_key,
-        event=event,  # type: ignore[arg-type]
-        id_token=tx.id_tag,
-        meter_start_kwh=None if tx.meter_start_wh is None else tx.meter_start_wh / 1e3,
-        meter_stop_kwh=None if tx.meter_stop_wh is None else tx.meter_stop_wh / 1e3,
-        energy_kwh=energy_kwh,
-        started_at=tx.started_at,
-        ended_at=tx.ended_at,
-        stop_reason=tx.stop_reason,
-    )
 
 
 async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +162,7 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
 
     tx, changed, status = await core.commits.run(work)
     if changed:
-        await core.emit("transaction", _tx_event(conn, tx, "ended", now))
+        await core.emit("transaction", common.transaction_event(conn, tx, "ended", now))
     else:
         conn.log.info("duplicate StopTransaction answered again", transaction_id=tx_id)
     return {"idTagInfo": {"status": status}} if status else {}

@@ -133,7 +133,7 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
 
     tx, changed, status, expiry = await core.commits.run(work)
     if changed:
-        await core.emit("transaction", _tx_event(conn, tx, kind.lower(), now))
+        await core.emit("transaction", common.transaction_event(conn, tx, kind.lower(), now))
         for sampled_at, items in groups if core.sinks else ():
             ev = normalise.to_event(
                 conn.station_id, tx.connector_id or 0, tx_key, sampled_at, items, now
@@ -164,28 +164,6 @@ def _apply(
         tx.stop_reason = info.get("stoppedReason") or "Local"
         tx.meter_stop_wh = energy_wh if energy_wh is not None else tx.meter_stop_wh
         tx.stop_data = {"triggerReason": p.get("triggerReason")}
-
-
-def _tx_event(
-    conn: Connection, tx: Transaction, event: str, now: datetime
-) -> contract.TransactionEvent:
-    energy_kwh = None
-    if tx.meter_start_wh is not None and tx.meter_stop_wh is not None:
-        energy_kwh = (tx.meter_stop_wh - tx.meter_start_wh) / 1e3
-    return contract.TransactionEvent(
-        ts=now,
-        station_id=conn.station_id,
-        connector_id=tx.connector_id or 0,
-        transaction_id=tx.tx_key,
-        event=event,  # type: ignore[arg-type]
-        id_token=tx.id_tag,
-        meter_start_kwh=None if tx.meter_start_wh is None else tx.meter_start_wh / 1e3,
-        meter_stop_kwh=None if tx.meter_stop_wh is None else tx.meter_stop_wh / 1e3,
-        energy_kwh=energy_kwh,
-        started_at=tx.started_at,
-        ended_at=tx.ended_at,
-        stop_reason=tx.stop_reason,
-    )
 
 
 async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
