@@ -116,6 +116,7 @@ class ProfileStore:
     async def remove(self, station_id: str, profile_ids: list[int]) -> None:
         if not profile_ids:
             return
+
         def write(s: Session) -> None:
             s.execute(
                 delete(InstalledProfile).where(
