@@ -72,6 +72,24 @@ class Core:
         row = await self.station(station_id)
         return row if row is not None and row.registry_status is not None else None
 
+    async def seed_station_gauges(self) -> int:
+        """csms_station_connected = 0 for every registered station seen before, so one that
+        does not come back after a CSMS restart still trips StationOffline."""
+
+        def read(s: Session) -> list[tuple[str, str]]:
+            rows = s.execute(
+                select(Station.station_id, Station.ocpp_version).where(
+                    Station.registry_status.is_not(None), Station.ocpp_version.is_not(None)
+                )
+            )
+            return [(sid, str(version)) for sid, version in rows]
+
+        known = await self.database.transaction(read)
+        for sid, version in known:
+            if sid not in self.connections:
+                self.metrics.station_offline(sid, version)
+        return len(known)
+
     # -- events ----------------------------------------------------------------
     async def emit(self, kind: str, event: contract._Event) -> None:
         """Hand a normalised event to every sink (called after the commit)."""

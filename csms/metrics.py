@@ -56,7 +56,14 @@ class Metrics:
             registry=r,
         )
         self.db_errors = Counter("csms_db_errors", "Database units of work that failed", registry=r)
+        self.station_connected = Gauge(
+            "csms_station_connected",
+            "1 while the station is connected, 0 after it disconnected (per station)",
+            ["station_id", "ocpp_version"],
+            registry=r,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._stations: set[tuple[str, str]] = set()  # (station_id, version) series made
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -68,6 +75,21 @@ class Metrics:
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
+
+    def station_online(self, station_id: str, version: str) -> None:
+        """The station's series for ``version`` to 1; one for a version it used before goes
+        (kept at 0 it would read as an offline station)."""
+        for other in ("1.6", "2.0.1"):
+            if other != version and (station_id, other) in self._stations:
+                self.station_connected.remove(station_id, other)
+                self._stations.discard((station_id, other))
+        self._stations.add((station_id, version))
+        self.station_connected.labels(station_id, version).set(1)
+
+    def station_offline(self, station_id: str, version: str) -> None:
+        # kept at 0, not removed: "== 0 for 5m" is the StationOffline alert
+        self._stations.add((station_id, version))
+        self.station_connected.labels(station_id, version).set(0)
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics on ``port`` (0: a free one) in a daemon thread."""

@@ -54,6 +54,7 @@ class OcppServer:
 
     async def start(self, host: str, port: int) -> int:
         cfg = self.core.settings.server
+        await self.core.seed_station_gauges()
         self.server = await serve(
             self._handle,
             host,
@@ -155,13 +156,15 @@ class OcppServer:
             old.closed = True
             await old.ws.close(1000, "replaced by a new connection")
         self.core.metrics.connected.labels(version).inc()
+        self.core.metrics.station_online(sid, version)
         conn.log.info("connected", registered=station is not None, ready=ready)
         try:
             await conn.run()
         finally:
             self.core.metrics.connected.labels(version).dec()
-            if self.core.connections.get(sid) is conn:
+            if self.core.connections.get(sid) is conn:  # not replaced by a newer connection
                 del self.core.connections[sid]
+                self.core.metrics.station_offline(sid, version)
                 conn.log.info("disconnected", code=ws.close_code)
                 await self.core.emit(
                     "station_state",

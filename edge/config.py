@@ -165,6 +165,10 @@ class ControlSection(Section):
     default_energy_kwh: float = Field(default=20.0, ge=0)  # when the EV sends no needs
     default_dwell_h: float = Field(default=8.0, gt=0)
     planner_timeout_s: float = Field(default=30.0, gt=0)
+    # meter history and month-to-date demand survive restarts here (None: memory only);
+    # under systemd: StateDirectory=, e.g. /var/lib/evsite-edge (docs/edge.md)
+    state_dir: Path | None = None
+    history_weeks: int = Field(default=4, ge=1, le=52)  # same-weekday forecast window
 
 
 class MetricsSection(Section):

@@ -47,6 +47,27 @@ class EdgeMetrics:
             buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.import_limit = Gauge(
+            "edge_site_import_limit_kw", "Configured contract import limit", registry=r
+        )
+        self.base_power = Gauge(
+            "edge_base_power_kw",
+            "Non-EV site load used by the site-limit rule (site - EV; recent maximum)",
+            registry=r,
+        )
+        self.planner_solve = Histogram(
+            "edge_planner_solve_seconds",
+            "Duration of the planner call per tick (real seconds, fallback included)",
+            ["strategy"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.plan_status = Counter(
+            "edge_plan_status",
+            "Plans by configured strategy and status (optimal, feasible, fallback, heuristic)",
+            ["strategy", "status"],
+            registry=r,
+        )
         self.planner_failures = Counter(
             "edge_planner_failures", "Planner errors or timeouts (fell back to max)", registry=r
         )

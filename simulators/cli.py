@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,42 +165,97 @@ async def _run(args: argparse.Namespace) -> int:
             f"{plan.path}: the scenario ends {plan.end.isoformat()}, before the clock's now "
             f"{clock.now().isoformat()}; use --speed, --clock or --start"
         )
-    async with AsyncExitStack() as stack:
-        stations: Stations
-        if args.csms_url:
-            ocpp = OcppStations(plan, args.csms_url, clock)
-            stations = await stack.enter_async_context(ocpp)
-            try:
-                await ocpp.wait_accepted(30.0)
-            except TimeoutError:
-                log.warning("stations_not_all_accepted", csms_url=args.csms_url)
-        else:
-            stations = LocalStations()
-        publisher = None
-        if mqtt is not None:
-            publisher = MeterPublisher(
-                mqtt[0],
-                mqtt[1],
-                plan.site_id,
-                prefix=plan.scenario.meters.prefix,
-                retain=plan.scenario.meters.retain,
+    signals = _StopSignals()
+    ocpp: OcppStations | None = None
+    with signals:
+        async with AsyncExitStack() as stack:
+            stations: Stations
+            if args.csms_url:
+                ocpp = OcppStations(plan, args.csms_url, clock)
+                stations = await stack.enter_async_context(ocpp)
+                await signals.race(ocpp.wait_accepted(30.0), "stations_not_all_accepted")
+            else:
+                stations = LocalStations()
+            publisher = None
+            if mqtt is not None:
+                publisher = MeterPublisher(
+                    mqtt[0],
+                    mqtt[1],
+                    plan.site_id,
+                    prefix=plan.scenario.meters.prefix,
+                    retain=plan.scenario.meters.retain,
+                )
+                await stack.enter_async_context(publisher)
+            runner = ScenarioRunner(
+                plan, clock, stations, publisher=publisher, clock_spec=spec, free_run=free_run
             )
-            await stack.enter_async_context(publisher)
-        runner = ScenarioRunner(
-            plan, clock, stations, publisher=publisher, clock_spec=spec, free_run=free_run
-        )
-        log.info(
-            "scenario_start",
-            scenario=plan.scenario.scenario.name,
-            sessions=len(plan.sessions),
-            start=plan.start.isoformat(),
-            end=plan.end.isoformat(),
-        )
-        output = await runner.run()
-    output.write(out_path)
+            signals.on_signal = runner.request_stop
+            if signals.received:  # a signal while the stations were connecting
+                runner.request_stop(signals.received)
+            log.info(
+                "scenario_start",
+                scenario=plan.scenario.scenario.name,
+                sessions=len(plan.sessions),
+                start=plan.start.isoformat(),
+                end=plan.end.isoformat(),
+            )
+            output = await runner.run()
+        # the stack closed: every station stopped and drained its transaction queue
+        if ocpp is not None:
+            output.tx_messages = ocpp.delivery()
+        output.write(out_path)
     summary = output.summary()
     print(f"wrote {out_path}: {summary}", flush=True)
-    return 0
+    return 130 if signals.received == "SIGINT" else 0
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT ask the run to stop cleanly (sessions end, queues drain, the record
+    is written); a second signal restores the default handlers, so a third one kills."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.on_signal: Callable[[str], None] | None = None
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> _StopSignals:
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self._handle, sig)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.remove_signal_handler(sig)
+
+    def _handle(self, sig: signal.Signals) -> None:
+        if self.received is not None:
+            log.warning("second_signal_stopping_anyway", signal=sig.name)
+            self.__exit__()
+            return
+        self.received = sig.name
+        log.info("signal_received", signal=sig.name)
+        self._event.set()
+        if self.on_signal is not None:
+            self.on_signal(sig.name)
+
+    async def race(self, aw: Awaitable[None], timeout_event: str) -> None:
+        """Await ``aw`` unless a signal comes first; a TimeoutError is logged."""
+        task = asyncio.ensure_future(aw)
+        stopper = asyncio.ensure_future(self._event.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            task.cancel()
+        if task.done() and not task.cancelled():
+            exc = task.exception()
+            if isinstance(exc, TimeoutError):
+                log.warning(timeout_event)
+            elif exc is not None:
+                raise exc
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from csms.bridge.commands import CommandExecutor, command_name, peek
 from csms.bridge.config import MqttSection
 from csms.bridge.outbox import Outbox, Outgoing
 from evcommon import contract
+from evcommon.aio import raise_if_cancelling
 from evcommon.logs import get_logger
 
 log = get_logger(__name__)
@@ -30,6 +31,7 @@ PUBLISH_WINDOW = 64  # QoS 1 messages awaiting PUBACK at once
 # paho leaves Nagle on: small QoS 1 messages then wait for delayed ACKs (~40 ms each way)
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 SEEN_COMMANDS = 4096  # correlation ids remembered to drop QoS 1 duplicates
+PROTOCOLS = {"5": aiomqtt.ProtocolVersion.V5, "3.1.1": aiomqtt.ProtocolVersion.V311}
 
 
 class MqttBridge:
@@ -46,6 +48,8 @@ class MqttBridge:
         self.executor = executor
         self.outbox = outbox
         self.version = version
+        # MQTT 3.1.1 has no properties: replies only go to the payload's reply_to
+        self.mqtt5 = settings.protocol == "5"
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -77,7 +81,7 @@ class MqttBridge:
             username=s.username,
             password=s.password.get_secret_value() if s.password else None,
             identifier=s.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
+            protocol=PROTOCOLS[s.protocol],
             will=will,
             keepalive=s.keepalive_s,
             tls_context=tls_context,
@@ -93,6 +97,7 @@ class MqttBridge:
             while True:
                 try:
                     async with self._make_client() as client:
+                        raise_if_cancelling()  # cancelled while the CONNACK arrived
                         self._client = client
                         backoff_s = self.settings.reconnect_min_s
                         await self._serve(client)
@@ -113,6 +118,7 @@ class MqttBridge:
                     self._client = None
                     self.connected.clear()
                     self.outbox.metrics.connected.set(0)
+                raise_if_cancelling()  # a cancel swallowed by a failing connect
                 delay_s = random.uniform(self.settings.reconnect_min_s, backoff_s)
                 backoff_s = min(self.settings.reconnect_max_s, backoff_s * 2)
                 await asyncio.sleep(delay_s)
@@ -128,14 +134,33 @@ class MqttBridge:
             retain=True,
         )
         await client.subscribe(self.topics.all_commands, qos=QOS)
+        raise_if_cancelling()  # a cancel swallowed by the PUBACK/SUBACK waits
         self.outbox.republish_all()
         self.connected.set()
         self.outbox.metrics.connected.set(1)
         self._up = True
-        log.info("mqtt connected", broker=self._where())
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._publish_loop(client), name="mqtt-publish")
-            tg.create_task(self._receive_loop(client), name="mqtt-receive")
+        log.info("mqtt connected", broker=self._where(), protocol=self.settings.protocol)
+        await self._session_loops(client)
+
+    async def _session_loops(self, client: aiomqtt.Client) -> None:
+        """Publish and receive until one of them fails (the connection broke); the other
+        is cancelled and awaited. Not a TaskGroup: in 3.11 a TaskGroup whose child fails
+        while its owner already waits in ``__aexit__`` leaves the owner's ``cancelling()``
+        count raised for good, and the reconnect loop would take that for a shutdown."""
+        tasks = [
+            asyncio.create_task(self._publish_loop(client), name="mqtt-publish"),
+            asyncio.create_task(self._receive_loop(client), name="mqtt-receive"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
+        raise aiomqtt.MqttError("mqtt session ended")
 
     async def close(self) -> None:
         """Graceful shutdown: flush briefly and mark the CSMS offline (the will is only
@@ -212,7 +237,7 @@ class MqttBridge:
             station = message.topic.value.rsplit("/", 1)[-1]
             await self._sem.acquire()
             self._commands.create_task(
-                self._handle(bytes(payload), station, message.properties),
+                self._handle(bytes(payload), station, message.properties if self.mqtt5 else None),
                 name=f"mqtt-command:{station}",
             )
 
@@ -247,7 +272,7 @@ class MqttBridge:
         correlation: bytes | None,
         reply_to: str | None,
     ) -> None:
-        if response_topic:
+        if response_topic and self.mqtt5:
             props = None
             if correlation is not None:
                 props = Properties(PacketTypes.PUBLISH)

@@ -23,6 +23,7 @@ from csms.features import FeatureContext
 from csms.ports import CsmsEventSink, StationSession
 from csms.smart.metrics import registry_of
 from evcommon import contract
+from evcommon.aio import cancel_all
 
 
 class BridgeSink:
@@ -88,7 +89,8 @@ async def _run(ctx: FeatureContext, settings: MqttSection) -> AsyncIterator[Brid
         yield sink
     finally:
         await bridge.close()
-        task.cancel()
+        # repeated cancels: aiomqtt's wait_for can swallow one (see evcommon.aio)
+        await cancel_all([task])
         with contextlib.suppress(asyncio.CancelledError):
             await task
         ctx.registry.pop("mqtt", None)

@@ -13,14 +13,10 @@ from pathlib import Path
 DS = {"type": "prometheus", "uid": "evsite-prometheus"}
 OUT = Path(__file__).parent / "dashboards" / "evsite-site.json"
 
-# Derived series. The edge exports the EV budget (import limit - margin - non-EV
-# load, with non-EV = site - EV), so the limit is site - EV + budget, and the
-# building's base load is site - EV - DCFC - battery + PV.
-BASE_KW = (
-    "edge_site_power_kw - edge_ev_power_kw - edge_dcfc_power_kw - edge_battery_power_kw"
-    " + edge_pv_power_kw"
-)
-LIMIT_KW = "edge_site_power_kw - edge_ev_power_kw + edge_ev_budget_kw"
+
+def _quantile(q: float, bucket: str, by: str = "le", window: str = "5m") -> str:
+    return f"histogram_quantile({q}, sum by ({by}) (rate({bucket}[{window}])))"
+
 
 # (title, unit, [(expr, legend)], width, description)
 ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] = [
@@ -32,16 +28,17 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
                 "kwatt",
                 [
                     ("edge_site_power_kw", "site (grid import)"),
-                    (BASE_KW, "base load"),
+                    ("edge_base_power_kw", "base load (non-EV, used by the limit rule)"),
                     ("edge_ev_power_kw", "EV charging (controlled)"),
                     ("edge_pv_power_kw", "PV"),
                     ("edge_battery_power_kw", "battery"),
                     ("edge_dcfc_power_kw", "DC fast charger"),
-                    (LIMIT_KW, "import limit (less margin)"),
+                    ("edge_site_import_limit_kw", "import limit (contract)"),
                 ],
                 24,
-                "Grid import at the main meter and its parts: site = base + EV + DCFC + battery"
-                " - PV. Base and the limit are derived from the edge's meters and EV budget.",
+                "Grid import at the main meter and its parts. Base load is the non-EV load"
+                " (site - EV, DCFC, battery and PV included) that the site-limit rule"
+                " subtracts from the import limit; a gap while the main meter is stale.",
             ),
         ],
     ),
@@ -68,25 +65,35 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
                 "s",
                 [
                     (
-                        "histogram_quantile(0.5, sum by (le) "
-                        "(rate(edge_tick_duration_seconds_bucket[15m])))",
-                        "p50",
+                        _quantile(0.5, "edge_planner_solve_seconds_bucket", "le, strategy", "15m"),
+                        "p50 {{strategy}}",
                     ),
                     (
-                        "histogram_quantile(0.95, sum by (le) "
-                        "(rate(edge_tick_duration_seconds_bucket[15m])))",
-                        "p95",
+                        _quantile(0.95, "edge_planner_solve_seconds_bucket", "le, strategy", "15m"),
+                        "p95 {{strategy}}",
+                    ),
+                    (
+                        _quantile(0.95, "edge_tick_duration_seconds_bucket", window="15m"),
+                        "p95 tick",
                     ),
                 ],
                 8,
-                "Control tick duration, planner (MILP solve) included, real seconds.",
+                "Duration of the planner call per tick (MILP build and solve), and of the whole"
+                " control tick, real seconds.",
             ),
             (
-                "Optimizer fallbacks",
+                "Plan status",
                 "short",
-                [("sum(increase(edge_planner_failures_total[1h]))", "fallbacks per hour")],
+                [
+                    (
+                        "sum by (strategy, status) (increase(edge_plan_status_total[1h]))",
+                        "{{strategy}} {{status}}",
+                    )
+                ],
                 8,
-                "Ticks where the planner failed or timed out and the fallback plan was used.",
+                "Plans per hour by status: optimal, feasible (time limit hit with a solution),"
+                " heuristic (max/greedy planners), fallback (the planner failed or timed out"
+                " and the max plan was used).",
             ),
             (
                 "Stale meters",
@@ -124,8 +131,16 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
                 "Stations online by OCPP version",
                 "short",
                 [("sum by (version) (csms_connected_stations)", "OCPP {{version}}")],
-                8,
+                6,
                 "",
+            ),
+            (
+                "Stations offline",
+                "short",
+                [("max by (station_id) (csms_station_connected == 0)", "{{station_id}}")],
+                6,
+                "Known stations not connected now (csms_station_connected == 0); the"
+                " StationOffline alert fires after 5 minutes.",
             ),
             (
                 "OCPP messages per second",
@@ -134,7 +149,7 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
                     ("sum(rate(csms_messages_received_total[1m]))", "received"),
                     ("sum(rate(csms_messages_sent_total[1m]))", "sent"),
                 ],
-                8,
+                6,
                 "",
             ),
             (
@@ -146,23 +161,15 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
                         "{{direction}} {{code}}",
                     )
                 ],
-                8,
+                6,
                 "",
             ),
             (
                 "Handler latency",
                 "s",
                 [
-                    (
-                        "histogram_quantile(0.5, sum by (le) "
-                        "(rate(csms_handler_latency_seconds_bucket[5m])))",
-                        "p50",
-                    ),
-                    (
-                        "histogram_quantile(0.99, sum by (le) "
-                        "(rate(csms_handler_latency_seconds_bucket[5m])))",
-                        "p99",
-                    ),
+                    (_quantile(0.5, "csms_handler_latency_seconds_bucket"), "p50"),
+                    (_quantile(0.99, "csms_handler_latency_seconds_bucket"), "p99"),
                 ],
                 12,
                 "Time from a frame's arrival to its answer (includes the database commit).",
@@ -170,13 +177,7 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int, str]]]] =
             (
                 "Database commit latency",
                 "s",
-                [
-                    (
-                        "histogram_quantile(0.99, sum by (le) "
-                        "(rate(csms_db_commit_seconds_bucket[5m])))",
-                        "p99",
-                    )
-                ],
+                [(_quantile(0.99, "csms_db_commit_seconds_bucket"), "p99")],
                 12,
                 "",
             ),

@@ -1,20 +1,18 @@
-"""Small asyncio helpers of the daemon: clock-aware waiting and certain cancellation."""
+"""Small asyncio helpers of the daemon: clock-aware waiting and certain cancellation.
+
+``raise_if_cancelling`` and ``cancel_all`` live in :mod:`evcommon.aio` (the CSMS's
+MQTT bridge needs them too) and are re-exported here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
+from evcommon.aio import cancel_all, raise_if_cancelling
 from evcommon.clock import Clock
 
-
-def raise_if_cancelling() -> None:
-    """Re-raise a cancellation that a library call swallowed (3.11 ``wait_for`` race)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+__all__ = ["cancel_all", "raise_if_cancelling", "wait_event_until"]
 
 
 async def wait_event_until(event: asyncio.Event, clock: Clock, when: datetime) -> bool:
@@ -31,16 +29,3 @@ async def wait_event_until(event: asyncio.Event, clock: Clock, when: datetime) -
             task.cancel()
         await asyncio.gather(waiter, sleeper, return_exceptions=True)
     return event.is_set()
-
-
-async def cancel_all(tasks: Iterable[asyncio.Task[Any]], grace_s: float = 1.0) -> None:
-    """Cancel and wait; cancel again what is still running after ``grace_s``.
-
-    Python 3.11's ``asyncio.wait_for`` (used inside aiomqtt) can swallow a cancellation
-    that arrives as its awaitable completes; repeating the cancel makes shutdown certain.
-    """
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=grace_s)

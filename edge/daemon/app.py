@@ -16,7 +16,6 @@ from typing import Any
 import aiomqtt
 
 from edge.config import EdgeConfig, load_site_tariff
-from edge.daemon.aio import cancel_all
 from edge.daemon.commands import CommandClient
 from edge.daemon.controller import Controller
 from edge.daemon.link import MqttLink
@@ -26,6 +25,7 @@ from edge.metrics import EdgeMetrics
 from edge.planners import get_planner
 from edge.planning import Planner
 from evcommon import systemd
+from evcommon.aio import cancel_all
 from evcommon.clock import Clock, RealClock
 from evcommon.contract import (
     ConnectorStatus,
@@ -136,6 +136,7 @@ class EdgeApp:
                 systemd.notify("STOPPING=1")
                 self.log.info("edge stopping")
                 await cancel_all(tasks)
+                self.controller.history.flush(self.clock.now())  # the interval so far
 
     async def _siting(self, stack: AsyncExitStack) -> Any:
         """Hook for edge.siting.service.SitingService when [siting] enabled and it exists."""

@@ -8,10 +8,12 @@ is one long-lived task per station that sends what the dispatcher says is due
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import get_args
 
 from edge.config import EdgeConfig
 from edge.daemon import inputs
@@ -19,10 +21,11 @@ from edge.daemon.aio import wait_event_until
 from edge.daemon.commands import CommandClient, CommandFailed
 from edge.daemon.demand import DemandTracker
 from edge.daemon.dispatch import Dispatcher, Target
+from edge.daemon.history import SiteHistory
 from edge.daemon.state import SiteState
 from edge.metrics import EdgeMetrics
 from edge.planners import MaxPlanner
-from edge.planning import Planner
+from edge.planning import Planner, PlanStatus
 from edge.rules import Outcome, RuleInputs, ShedState, decide, update_shed, window_state
 from evcommon.clock import Clock
 from evcommon.contract import InstallSafeLimits, SetLimit, SiteLimits, encode
@@ -67,12 +70,16 @@ class Controller:
         self._last: dict[str, float] = {}
         self._non_ev: deque[tuple[datetime, float]] = deque()
         self.demand = DemandTracker()
+        self.history = SiteHistory(cfg, self.demand, clock.now())  # restores the state file
         self.last_outcome: Outcome | None = None
         self.ticks = 0
         self.on_tick: list[Callable[[Outcome], None]] = []
         self._station_keys: dict[str, list[str]] = {}
         for ref in inputs.controlled(cfg):
             self._station_keys.setdefault(ref.station_id, []).append(ref.key)
+        metrics.import_limit.set(cfg.site.import_limit_kw)
+        for status in get_args(PlanStatus):  # from 0, so increase() sees the first one
+            metrics.plan_status.labels(planner.name, status)
 
     # -- events from the MQTT side ------------------------------------------------
     def request_tick(self, trigger: str) -> None:
@@ -142,6 +149,7 @@ class Controller:
         site = inputs.readings(self.cfg, self.state, now, held, self._recent_non_ev(now))
         if site.non_ev_kw is not None:
             self._non_ev.append((now, site.non_ev_kw))
+        await self.history.update(now, site)
         dcfc = site.meters.get(self.cfg.shed.meter)
         if dcfc is not None:
             self._update_shed(dcfc, now)
@@ -153,6 +161,7 @@ class Controller:
         request = inputs.plan_request(
             self.cfg, vehicles, site, now, self.tariff, self.demand.month_peaks(self.tariff, now)
         )
+        request = self.history.with_forecasts(request, site)
         plan_kw = await self._plan(request)
         outcome = decide(
             RuleInputs(
@@ -183,15 +192,21 @@ class Controller:
         return max((kw for _, kw in self._non_ev), default=None)
 
     async def _plan(self, request) -> dict[str, float]:
+        strategy = self.planner.name
+        started = time.perf_counter()
         try:
             plan = await asyncio.wait_for(
                 asyncio.to_thread(self.planner.plan, request), self.cfg.control.planner_timeout_s
             )
-            return plan.first_interval_kw()
+            status: str = plan.status
         except Exception as exc:  # a planner bug must not stop the site: fall back, say so
             self.metrics.planner_failures.inc()
-            self.log.error("planner failed, using max", planner=self.planner.name, error=repr(exc))
-            return MaxPlanner().plan(request).first_interval_kw()
+            self.log.error("planner failed, using max", planner=strategy, error=repr(exc))
+            plan = MaxPlanner().plan(request)
+            status = "fallback"  # the configured planner gave nothing; max is the fallback
+        self.metrics.planner_solve.labels(strategy).observe(time.perf_counter() - started)
+        self.metrics.plan_status.labels(strategy, status).inc()
+        return plan.first_interval_kw()
 
     def _dispatch(self, outcome: Outcome, budget_kw: float | None) -> None:
         for d in outcome.decisions:
@@ -232,6 +247,8 @@ class Controller:
         m.ev_power.set(site.ev_kw)
         if site.budget_kw is not None:
             m.budget.set(site.budget_kw)
+        # NaN (a gap on the dashboard) while the main meter is stale: no estimate is used
+        m.base_power.set(math.nan if site.limit_non_ev_kw is None else site.limit_non_ev_kw)
         for rule, n in outcome.activations.items():
             m.rule_activations.labels(rule).inc(n)
         groups: dict[str, float] = {}

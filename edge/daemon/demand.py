@@ -6,8 +6,12 @@ Readings are averaged into the tariff's demand intervals (15 minutes); the month
 peaks per period come from the same bill code that bills the site
 (edge.tariff.bill.month_to_date_peaks), so planner and bill agree by construction.
 
-Held in memory: after a restart the month's earlier peak is unknown until it is set
-again, which makes the plan more conservative, never costlier than the bill.
+Persisted with the meter history (edge.daemon.history) when ``control.state_dir`` is
+set: the 15-minute sums and counts are written to the state file at most once per
+interval and restored at start-up, so the month's earlier peaks survive a restart.
+Without a state directory (or with a missing or corrupt file) they are held in memory
+only: after a restart the month's earlier peak is unknown until it is set again, which
+makes the plan more conservative, never costlier than the bill.
 """
 
 from __future__ import annotations
@@ -36,6 +40,19 @@ class DemandTracker:
         if len(self._sums) % 96 == 0:
             cutoff = key - KEEP
             self._sums = {k: v for k, v in self._sums.items() if k >= cutoff}
+
+    def export(self) -> list[tuple[float, float, int]]:
+        """(interval start as epoch seconds, sum of readings in kW, count) per interval."""
+        return [(k.timestamp(), total, n) for k, (total, n) in sorted(self._sums.items())]
+
+    def restore(self, rows: list[tuple[float, float, int]], now: datetime) -> None:
+        """Merge exported rows (older than ``KEEP`` before ``now`` are dropped)."""
+        cutoff = self._bucket(now) - KEEP
+        for ts, total, n in rows:
+            key = self._bucket(datetime.fromtimestamp(ts, UTC))
+            if key >= cutoff and n > 0:
+                old_total, old_n = self._sums.get(key, (0.0, 0))
+                self._sums[key] = (old_total + total, old_n + n)
 
     def samples(self) -> list[tuple[datetime, float]]:
         return [(k, total / n) for k, (total, n) in sorted(self._sums.items())]

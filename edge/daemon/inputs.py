@@ -20,6 +20,7 @@ class SiteReadings:
     ev_kw: float = 0.0  # measured, controlled connectors
     base_kw: float | None = None  # non-EV, non-DCFC load
     non_ev_kw: float | None = None  # this tick's estimate (before the recent maximum)
+    limit_non_ev_kw: float | None = None  # the non-EV load the budget subtracts
     budget_kw: float | None = None
     budget_reason: str = ""
 
@@ -94,10 +95,12 @@ def readings(
         if recent_non_ev_kw is not None:
             non_ev = max(non_ev, recent_non_ev_kw)
         # docs/meter-format.md: positive is import; pv <= 0 while generating
+        out.limit_non_ev_kw = non_ev
         out.base_kw = non_ev - dcfc - battery - pv
         out.budget_kw = limit - non_ev
         out.budget_reason = f"{limit:g} kW limit - {non_ev:.2f} kW non-EV (main {main:.2f} kW)"
     else:
+        out.limit_non_ev_kw = dcfc
         out.budget_kw = limit - dcfc
         out.budget_reason = f"{limit:g} kW limit - {dcfc:.2f} kW dcfc (no main meter)"
     return out

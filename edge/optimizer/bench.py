@@ -185,11 +185,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="200,500")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cold", action="store_true", help="speed: cold MILP, no warm start")
+    p.add_argument(
+        "--compare-real",
+        action="store_true",
+        help="only: replay vs the real components (CSMS, edge, simulators) on one window",
+    )
+    p.add_argument(
+        "--start",
+        type=_local_start,
+        default=None,
+        help="compare-real: start, ISO 8601, site time when no offset "
+        "(default 2026-07-06T21:00, the demo's Monday: fleet windows open at 21:30, 23:30)",
+    )
+    p.add_argument("--hours", type=float, default=4.0, help="compare-real: simulated hours")
+    p.add_argument(
+        "--sim-speed",
+        type=float,
+        default=240.0,
+        help="compare-real: simulated seconds per real second",
+    )
+    p.add_argument("--strategy", default="staged", help="compare-real: the edge's planner")
+    p.add_argument("--out", type=Path, default=Path("bench-compare-real"))
     return p
+
+
+def _local_start(text: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo("America/Los_Angeles"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compare_real:
+        from edge.optimizer.compare_real import main_compare
+
+        start = args.start or _local_start("2026-07-06T21:00")
+        return main_compare(start, args.hours, args.sim_speed, args.out, args.strategy)
     tariff = load_tariff(args.tariff)
     cfg = OptimizerSection(
         strategy="milp", time_limit_s=args.time_limit_s, warm_start=not args.cold

@@ -66,6 +66,8 @@ class StationConfig(Section):
     reconnect_max_s: float = Field(default=30.0, gt=0)
     transaction_message_attempts: int = Field(default=5, ge=1)
     transaction_message_retry_interval_s: float = Field(default=1.0, gt=0)  # real s, x attempt
+    # at shutdown: real seconds to wait for the transaction queue to reach the CSMS
+    drain_timeout_s: float = Field(default=5.0, ge=0)
     quirks: Quirks = Field(default_factory=Quirks)
 
     @model_validator(mode="after")

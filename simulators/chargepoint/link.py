@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import connect
@@ -21,6 +22,7 @@ from simulators.chargepoint.transport import (
 )
 
 if TYPE_CHECKING:
+    from simulators.chargepoint.offline import QueuedMessage
     from simulators.chargepoint.station import SimStation
 
 
@@ -117,3 +119,31 @@ async def _boot(st: SimStation, conn: OcppConnection) -> None:
             return
         st.log.info("boot not accepted", status=status)
         await st.clock.sleep(interval_s if interval_s > 0 else 60)
+
+
+async def shutdown_link(st: SimStation, stop_reason: str, timeout_s: float) -> list[QueuedMessage]:
+    """Stop every transaction, drain the transaction queue (at most ``timeout_s`` real
+    seconds), close the websocket with 1001 (going away); returns what is still queued."""
+    for c in st.connectors.values():
+        if c.tx is not None:
+            try:
+                await st.stop_transaction(c, stop_reason)
+            except Exception:
+                st.log.exception("transaction not stopped", connector_id=c.connector_id)
+    # offline on purpose (go_offline): nothing can arrive, so do not wait for it
+    if len(st.queue) and st._allowed.is_set() and timeout_s > 0:
+        with contextlib.suppress(TimeoutError):
+            await st.flush(timeout_s)
+    undelivered = st.queue.pending()
+    if undelivered:
+        st.log.error(
+            "transaction messages undelivered at shutdown",
+            count=len(undelivered),
+            actions=sorted({m.action for m in undelivered}),
+        )
+    st._allowed.clear()  # no reconnect from here on
+    conn = st.conn
+    if conn is not None:
+        st.ready.clear()
+        await conn.close(1001, "station shutting down")
+    return undelivered

@@ -20,7 +20,7 @@ from evcommon.errors import EvsiteError
 from evcommon.logs import get_logger
 from simulators.chargepoint.config import StationConfig
 from simulators.chargepoint.connector import Connector, Transaction, advance, peek
-from simulators.chargepoint.link import connection_loop
+from simulators.chargepoint.link import connection_loop, shutdown_link
 from simulators.chargepoint.offline import QueuedMessage, TxQueue
 from simulators.chargepoint.store import ProfileStore
 from simulators.chargepoint.transport import (
@@ -82,6 +82,9 @@ class SimStation:
         self._validate_out = validate_outgoing
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False  # shutdown() ran: no reconnects, no draining again
+        #: transaction messages still queued when the station shut down
+        self.undelivered: list[QueuedMessage] = []
         self.proto: VersionAdapter = _adapter(self)
 
     # lifecycle ------------------------------------------------------------------
@@ -94,13 +97,45 @@ class SimStation:
         self.spawn(self._status_loop(), "status", guard=False)
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # a normal exit or an error in the caller's code: shut down like a charger that is
+        # switched off properly; a cancellation (or Ctrl-C) only drops the socket
+        if not self._closed and (exc_type is None or issubclass(exc_type, Exception)):
+            try:
+                await self.shutdown()
+            except Exception:
+                self.log.exception("graceful shutdown failed")
         for task in list(self._tasks):
             task.cancel()
         if self.conn is not None:
             self.conn.abort()
         assert self._tg is not None
         await self._tg.__aexit__(None, None, None)
+
+    async def shutdown(
+        self, *, stop_reason: str = "Other", drain_timeout_s: float | None = None
+    ) -> list[QueuedMessage]:
+        """End the station's part of a run: stop every transaction, deliver the queued
+        transaction messages (waiting at most ``drain_timeout_s`` real seconds, default
+        ``config.drain_timeout_s``), then close the websocket with code 1001 (going away).
+
+        Returns what could not be delivered (also kept in :attr:`undelivered` and logged);
+        a real charger keeps it for its next connection, a simulator can only report it.
+        Idempotent; the context manager calls it on exit."""
+        if not self._closed:
+            self._closed = True
+            timeout_s = self.config.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+            self.undelivered = await shutdown_link(self, stop_reason, timeout_s)
+        return self.undelivered
+
+    def delivery(self) -> dict[str, int]:
+        """Transaction messages delivered, given up (CALLERROR attempts exhausted) and
+        still queued (undelivered at shutdown)."""
+        return {
+            "delivered": self.queue.delivered,
+            "dropped": self.queue.dropped,
+            "undelivered": len(self.queue),
+        }
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str, *, guard: bool = True) -> None:
         """Run ``coro`` in the station's task group; guarded tasks log failures."""

@@ -119,8 +119,15 @@ class OcppConnection:
     async def _send(self, frame: list[Any]) -> None:
         await self.ws.send(json.dumps(frame, separators=(",", ":")))
 
-    async def close(self) -> None:
-        await self.ws.close()
+    async def close(self, code: int = 1000, reason: str = "", timeout_s: float = 2.0) -> None:
+        """Close with a closing handshake (1000 normal, 1001 going away); a peer that
+        does not answer within ``timeout_s`` real seconds gets the TCP connection dropped."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            self.abort()
+        await self.closed.wait()
 
     def abort(self) -> None:
         """Drop the TCP connection without a closing handshake (a network loss)."""

@@ -149,9 +149,8 @@ def start_amqtt(workdir: Path, log: IO[str], why: str = "") -> RunningBroker:
 
 
 AMQTT_LIMITS = (
-    "amqtt speaks MQTT 3.1.1 only: the CSMS's MQTT 5 bridge cannot connect to it, so the edge "
-    "controller sees no station events and control is limited; install mosquitto "
-    "(apt-get install mosquitto) for the full demo"
+    "amqtt speaks MQTT 3.1.1 only: the CSMS's bridge runs in 3.1.1 mode (command replies go "
+    "to the payload's reply_to); mosquitto (apt-get install mosquitto) is the tested broker"
 )
 
 

@@ -135,6 +135,8 @@ class Demo:
             "CSMS_SECURITY__ACCEPT_ALL_ID_TAGS": "true",
             "CSMS_LOGGING__FORMAT": "json",
         }
+        if b.kind == "amqtt":  # MQTT 3.1.1 only: replies go to the commands' reply_to
+            env["CSMS_MQTT__PROTOCOL"] = "3.1.1"
         csms = self.children.start("csms", [*argv, "--clock", self.clock.spec()], env)
         self.say(f"demo: csms serve on ws://127.0.0.1:{self.csms_port}/ocpp (log {csms.logfile})")
         return csms

@@ -56,6 +56,17 @@ class MetersSection(_Section):
     retain: bool = False
 
 
+class OcppSection(_Section):
+    """How the simulated OCPP stations treat their transaction messages (``--csms-url``)."""
+
+    # CALLERROR answers before a transaction message is given up (1.6
+    # TransactionMessageAttempts); every drop is counted in the run output
+    transaction_message_attempts: int = Field(default=5, ge=1)
+    transaction_message_retry_interval_s: float = Field(default=1.0, gt=0)  # real s x tries
+    # at the end of a run: real seconds each station may take to deliver its queue
+    drain_timeout_s: float = Field(default=5.0, ge=0)
+
+
 class BaseLoadSection(_Section):
     profile: Literal["commercial", "residential"] = "commercial"
     peak_kw: float = Field(default=65.0, ge=0)
@@ -191,6 +202,7 @@ class TrondheimSource(_Section):
 class Scenario(_Section):
     scenario: ScenarioInfo
     meters: MetersSection = MetersSection()
+    ocpp: OcppSection = OcppSection()
     base_load: BaseLoadSection = BaseLoadSection()
     pv: PvSection | None = None
     battery: BatterySection | None = None

@@ -96,6 +96,13 @@ class RunOutput:
     sessions: list[SessionRecord] = field(default_factory=list)
     series_1min: IntervalSeries = field(default_factory=lambda: IntervalSeries(60))
     series_15min: IntervalSeries = field(default_factory=lambda: IntervalSeries(900))
+    #: stopped early by a signal (evsim run: SIGTERM/SIGINT); ``ended_at`` is the
+    #: simulated time the run stopped at (``end`` when it played to the end)
+    interrupted: bool = False
+    interrupted_by: str | None = None
+    ended_at: datetime | None = None
+    #: OCPP mode, per station: transaction messages delivered / dropped / undelivered
+    tx_messages: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add_power(self, t0: datetime, t1: datetime, parts_kw: dict[str, float]) -> None:
         self.series_1min.add(t0, t1, parts_kw)
@@ -120,6 +127,8 @@ class RunOutput:
             "peak_ev_15min_kw": max((r["ev_kw"] for r in full), default=0.0),
             "energy_site_kwh": round(sum(r["site_kw"] * r["covered_s"] for r in rows15) / 3600, 3),
             "energy_ev_kwh": round(sum(r["ev_kw"] * r["covered_s"] for r in rows15) / 3600, 3),
+            "tx_messages_dropped": sum(d["dropped"] for d in self.tx_messages.values()),
+            "tx_messages_undelivered": sum(d["undelivered"] for d in self.tx_messages.values()),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -135,7 +144,11 @@ class RunOutput:
             "end": self.end.isoformat(),
             "clock": self.clock,
             "mode": self.mode,
+            "interrupted": self.interrupted,
+            "interrupted_by": self.interrupted_by,
+            "ended_at": enc(self.ended_at),
             "summary": self.summary(),
+            "tx_messages": self.tx_messages,
             "sessions": [{k: enc(v) for k, v in asdict(s).items()} for s in self.sessions],
             "interval_s": 60,
             "intervals": self.series_1min.rows(),

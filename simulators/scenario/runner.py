@@ -8,6 +8,7 @@ record and publish, then handle departures and arrivals that are due.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -122,6 +123,15 @@ class ScenarioRunner:
         self._ev_kwh = 0.0
         self._dcfc_kwh = 0.0
         self._last_span: tuple[datetime, datetime] | None = None
+        self._stop = asyncio.Event()
+
+    def request_stop(self, reason: str = "stop") -> None:
+        """End the run early (e.g. on SIGTERM): the loop ends at the current simulated
+        time, every vehicle is unplugged and the output is marked ``interrupted``."""
+        if not self._stop.is_set() and self.output.ended_at is None:
+            log.info("run_stop_requested", reason=reason)
+            self.output.interrupted, self.output.interrupted_by = True, reason
+            self._stop.set()
 
     async def run(self) -> RunOutput:
         plan = self.plan
@@ -132,29 +142,48 @@ class ScenarioRunner:
             )
         await self._wait_until(plan.start)
         interval = timedelta(seconds=plan.scenario.meters.publish_interval_s)
-        last = self.clock.now()
+        last = self._now()
         self.output.start = last
-        await self._arrivals(last)
+        if not self._stop.is_set():
+            await self._arrivals(last)
         next_tick = last + interval
-        while last < plan.end:
+        while last < plan.end and not self._stop.is_set():
             await self._wait_until(min(next_tick, plan.end))
-            now = self.clock.now()
+            now = self._now()
             self._tick(last, now)
             await self._departures(now)
+            if self._stop.is_set():
+                last = now
+                break
             await self._arrivals(now)
             last = now
             while next_tick <= now:
                 next_tick += interval
         await self._finish(last)
+        self.output.ended_at = last
         return self.output
 
+    def _now(self) -> datetime:
+        # an early stop can come between ticks; never past the end of the scenario
+        return min(self.clock.now(), self.plan.end)
+
     async def _wait_until(self, when: datetime) -> None:
+        """Sleep until ``when`` on the clock, or until a stop is requested."""
+        if self._stop.is_set():
+            return
         if self.free_run:
             assert isinstance(self.clock, ManualClock)
             if when > self.clock.now():
                 self.clock.set(when)
-        else:
-            await self.clock.sleep_until(when)
+            await asyncio.sleep(0)  # let a signal handler run between free-running ticks
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(when))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
 
     def _tick(self, last: datetime, now: datetime) -> None:
         dt_s = (now - last).total_seconds()

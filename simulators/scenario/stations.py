@@ -114,6 +114,7 @@ class OcppStations:
         by_station: dict[str, list[Port]] = {}
         for p in self.plan.ports:
             by_station.setdefault(p.station_id, []).append(p)
+        opts = self.plan.scenario.ocpp
         await self._stack.__aenter__()
         try:
             for sid, ports in by_station.items():
@@ -126,6 +127,9 @@ class OcppStations:
                     preset=first.preset,
                     max_power_kw=st_type.max_power_kw,
                     meter_interval_s=self.meter_interval_s,
+                    transaction_message_attempts=opts.transaction_message_attempts,
+                    transaction_message_retry_interval_s=opts.transaction_message_retry_interval_s,
+                    drain_timeout_s=opts.drain_timeout_s,
                 )
                 station = SimStation(config, self.csms_url, self.clock)
                 self.stations[sid] = await self._stack.enter_async_context(station)
@@ -140,9 +144,29 @@ class OcppStations:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            await self.flush()
+        if exc_type is None or issubclass(exc_type, Exception):
+            await self.shutdown()
         await self._stack.__aexit__(exc_type, exc, tb)
+
+    async def shutdown(self) -> None:
+        """Stop every station at once: transactions end, queues drain (each station waits
+        at most its ``drain_timeout_s``), websockets close with 1001."""
+        results = await asyncio.gather(
+            *(s.shutdown() for s in self.stations.values()), return_exceptions=True
+        )
+        for sid, r in zip(self.stations, results, strict=True):
+            if isinstance(r, BaseException):
+                log.error("station_shutdown_failed", station_id=sid, error=repr(r))
+        lost = {
+            sid: n for sid, d in self.delivery().items() if (n := d["undelivered"] + d["dropped"])
+        }
+        if lost:
+            log.error("transaction_messages_lost", stations=lost)
+
+    def delivery(self) -> dict[str, dict[str, int]]:
+        """Per station: transaction messages delivered, dropped (given up after
+        CALLERRORs) and undelivered (still queued at shutdown)."""
+        return {sid: st.delivery() for sid, st in self.stations.items()}
 
     async def flush(self, timeout_s: float = 15.0) -> None:
         """Wait until every station delivered its queued transaction messages."""

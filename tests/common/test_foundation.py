@@ -57,9 +57,9 @@ def test_config_overrides_beat_env_and_file(
 
 
 def test_logger_created_before_configure_follows_it(capsys: pytest.CaptureFixture[str]) -> None:
-    from evcommon.logs import configure_logging, get_logger
-
     import structlog
+
+    from evcommon.logs import configure_logging, get_logger
 
     log = get_logger("early", station_id="CP-1")
     configure_logging("info", "json")

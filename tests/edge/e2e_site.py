@@ -25,8 +25,8 @@ import orjson
 
 from csms.app import CsmsApp
 from edge.config import EdgeConfig, load_site_config
-from edge.daemon.aio import cancel_all
 from edge.daemon.app import EdgeApp
+from evcommon.aio import cancel_all
 from evcommon.clock import SimClock
 from evcommon.contract import SiteMeterReading, Topics, encode
 from simulators.chargepoint.config import StationConfig

@@ -15,7 +15,7 @@ import aiomqtt
 import pytest
 from pydantic import BaseModel
 
-from edge.daemon.aio import cancel_all
+from evcommon.aio import cancel_all
 from evcommon.contract import (
     Command,
     CommandReply,

@@ -146,11 +146,13 @@ class ContractProbe:
 
 
 @asynccontextmanager
-async def contract_probe(broker: Any) -> AsyncIterator[ContractProbe]:
+async def contract_probe(
+    broker: Any, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5
+) -> AsyncIterator[ContractProbe]:
     async with aiomqtt.Client(
         broker.host,
         broker.port,
-        protocol=aiomqtt.ProtocolVersion.V5,
+        protocol=protocol,
         socket_options=NODELAY,  # see csms.bridge.client.NODELAY
     ) as client:
         probe = ContractProbe(client)
