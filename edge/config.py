@@ -168,7 +168,7 @@ class ControlSection(Section):
     # meter history and month-to-date demand survive restarts here (None: memory only);
     # under systemd: StateDirectory=, e.g. /var/lib/evsite-edge (docs/edge.md)
     state_dir: Path | None = None
-    history_weeks: int = Field(default=4, ge=1, le=52)  # same-weekday forecast window
+    history_weeks: int = Field(default=4, ge=1, le=12)  # same-weekday forecast window
 
 
 class MetricsSection(Section):

@@ -127,10 +127,15 @@ class EdgeApp:
                     )
                 if siting is not None:
                     tasks.append(tg.create_task(self._siting_loop(siting), name="siting"))
+                if self.controller.history.file is not None:
+                    writer = self.controller.history.run_writer()
+                    tasks.append(tg.create_task(writer, name="state-writer"))
                 systemd.notify("READY=1", f"STATUS=site {self.cfg.site.id}")
                 self.ready.set()
                 self.log.info(
-                    "edge running", stations=len(tasks) - 3, planner=self.controller.planner.name
+                    "edge running",
+                    stations=len(self.cfg.station_ids()),
+                    planner=self.controller.planner.name,
                 )
                 await self._stop.wait()
                 systemd.notify("STOPPING=1")

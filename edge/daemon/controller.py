@@ -149,7 +149,7 @@ class Controller:
         site = inputs.readings(self.cfg, self.state, now, held, self._recent_non_ev(now))
         if site.non_ev_kw is not None:
             self._non_ev.append((now, site.non_ev_kw))
-        await self.history.update(now, site)
+        self.history.update(now, site)
         dcfc = site.meters.get(self.cfg.shed.meter)
         if dcfc is not None:
             self._update_shed(dcfc, now)

@@ -9,10 +9,10 @@ reading, and with no history the present reading is the whole forecast.
 
 With ``control.state_dir`` set, the history and the DemandTracker's month-to-date
 intervals are written to ``<state_dir>/edge-<site>.json`` at most once per interval
-(write to a temp file, fsync, rename: a crash leaves the old file or the new one) and
-on shutdown, and read at start-up. A missing file starts empty; an unreadable or
-corrupt one is logged, moved aside to ``*.corrupt`` and ignored: the daemon never
-stops for its state file.
+by the daemon's ``state-writer`` task (write to a temp file, fsync, rename: a crash
+leaves the old file or the new one) and on shutdown, and read at start-up. A missing
+file starts empty; an unreadable or corrupt one is logged, moved aside to
+``*.corrupt`` and ignored: the daemon never stops for its state file.
 """
 
 from __future__ import annotations
@@ -208,6 +208,8 @@ class SiteHistory:
         self._saved_bucket: int | None = None
         self._seq = 0
         self._save_failing = False
+        self._pending: tuple[bytes, int] | None = None
+        self._dirty = asyncio.Event()
         self._cache: dict[str, tuple[datetime, list[float]]] = {}
         if self.file is not None:
             self.load(now)
@@ -222,17 +224,31 @@ class SiteHistory:
             if value is not None:
                 self.meters.add(series, now, value)
 
-    async def update(self, now: datetime, site: SiteReadings) -> None:
-        """Record this tick; write the state file when a new interval has begun."""
+    def update(self, now: datetime, site: SiteReadings) -> None:
+        """Record this tick; when a new interval has begun, hand a snapshot to the writer."""
         self.record(now, site)
         bucket = self.meters.bucket(now)
         if self.file is None or bucket == self._saved_bucket:
             return
         self._saved_bucket = bucket
         self.meters.prune(now)
-        data, seq = self._snapshot(now)
+        self._pending = self._snapshot(now)
+        self._dirty.set()
+
+    async def run_writer(self) -> None:
+        """Long-lived task: writes snapshots off the control loop (a slow disk never
+        delays a tick)."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self.write_pending()
+
+    async def write_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or self.file is None:
+            return
         try:
-            await asyncio.to_thread(self.file.write, data, seq)
+            await asyncio.to_thread(self.file.write, *pending)
         except OSError as exc:
             self._write_failed(exc)
         else:

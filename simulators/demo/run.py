@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from evcommon.clock import SimClock
 from simulators.demo.broker import BrokerError, RunningBroker, free_port, start_broker
 from simulators.demo.children import Child, Children
+from simulators.demo.children import stop as stop_child
 from simulators.demo.progress import ProgressPrinter, SiteView, WatcherThread
 
 SITE_ID = "reference-garage"
@@ -190,8 +191,14 @@ class Demo:
         finally:
             await asyncio.to_thread(watcher.stop)
 
-    async def wait_simulator(self, stop: asyncio.Event, timeout_s: float = 60.0) -> bool:
-        """Let evsim finish and write its record (it stops at --duration by itself)."""
+    async def wait_simulator(self, stop: asyncio.Event, timeout_s: float = 30.0) -> bool:
+        """Let evsim finish and write its record (it stops at --duration by itself).
+
+        If it is still running (late, or the user pressed Ctrl-C), SIGTERM it alone
+        first and wait: it then ends its sessions, lets the stations deliver their
+        queued StopTransactions to the still-running CSMS and writes its record,
+        marked interrupted. Stopping everything at once would report those last
+        messages as undelivered."""
         sim = next(c for c in self.children.started if c.name == "evsim")
         deadline = time.monotonic() + timeout_s
         while sim.running() and time.monotonic() < deadline and not stop.is_set():
@@ -199,7 +206,8 @@ class Demo:
                 await asyncio.wait_for(stop.wait(), 0.2)
         if sim.running():
             self.say("demo: evsim still running at the end; stopping it (SIGTERM)")
-        return sim.process.returncode in (0, None)
+            await asyncio.to_thread(stop_child, sim.process, 15.0)
+        return sim.process.returncode in (0, None, -signal.SIGTERM)
 
     def stop_all(self) -> None:
         codes = self.children.stop_all()

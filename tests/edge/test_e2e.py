@@ -33,10 +33,15 @@ async def test_dcfc_session_sheds_fleet_within_one_meter_interval(
         f1, f2 = site.stations["F1"], site.stations["F2"]
         await plug(site, "F1", ev("EV-F1"))
         await plug(site, "F2", ev("EV-F2"))
+        # both fleet stations at their plan first (F1 is the control: not shed)
         await site.until(
-            lambda: f2.limit_kw(1) == pytest.approx(6.6) and f2.power_kw(1) > 6,
+            lambda: (
+                f1.limit_kw(1) == pytest.approx(6.6)
+                and f2.limit_kw(1) == pytest.approx(6.6)
+                and f2.power_kw(1) > 6
+            ),
             120,
-            "F2 charging at 6.6 kW",
+            "F1 and F2 charging at 6.6 kW",
         )
         dc = Vehicle(
             "EV-DC", VehicleSpec(dc_max_kw=50, capacity_kwh=60), arrival_soc_pct=20, mode="dc"

@@ -22,8 +22,8 @@ TZ = "America/Los_Angeles"
 Q = timedelta(minutes=15)
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=LA).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LA).astimezone(UTC)
 
 
 def site_config(state_dir: Path | None = None, **control: Any) -> EdgeConfig:
@@ -73,16 +73,29 @@ def test_forecast_averages_weeks_and_forgets_older_ones() -> None:
     assert out[1:] == [40.0] * 3  # slots without history: the mean of recent history
 
 
-def test_forecast_follows_local_time_through_a_dst_change() -> None:
-    # US spring forward: Sunday 2026-03-08. Last Monday 18:00 PST = 02:00 UTC Tuesday;
-    # this Monday 18:00 PDT = 01:00 UTC: a week in UTC would pick the wrong slot.
-    before = local(2026, 3, 2, 0, 0)
+@pytest.mark.parametrize(
+    ("last_monday", "monday", "utc_then", "utc_now"),
+    [  # US spring forward on Sunday 2026-03-08, fall back on Sunday 2026-11-01
+        ((2026, 3, 2), (2026, 3, 9), datetime(2026, 3, 3, 2, tzinfo=UTC), (2026, 3, 10, 1)),
+        ((2026, 10, 26), (2026, 11, 2), datetime(2026, 10, 27, 1, tzinfo=UTC), (2026, 11, 3, 2)),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+def test_forecast_follows_local_time_through_a_dst_change(
+    last_monday: tuple[int, int, int],
+    monday: tuple[int, int, int],
+    utc_then: datetime,
+    utc_now: tuple[int, int, int, int],
+) -> None:
+    # Monday 18:00 local is another UTC hour after the change: a week in UTC would
+    # pick the wrong slot
+    before = local(*last_monday, 0, 0)
     history = [(before + i * Q, 10.0) for i in range(96)]
     history[18 * 4] = (history[18 * 4][0], 70.0)
-    assert history[18 * 4][0] == datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
-    start = local(2026, 3, 9, 0, 0)
+    assert history[18 * 4][0] == utc_then
+    start = local(*monday, 0, 0)
     out = forecast_kw(history, start, 96, None, weeks=4, timezone=TZ)
-    assert (start + 72 * Q) == datetime(2026, 3, 10, 1, 0, tzinfo=UTC)
+    assert (start + 72 * Q) == datetime(*utc_now, tzinfo=UTC)
     assert out[72] == 70.0
     assert out[71] == out[73] == 10.0
 
@@ -110,10 +123,16 @@ def test_base_sample_needs_every_component_meter() -> None:
 # -- the history in the daemon's hands, and its state file ----------------------------
 
 
+async def updated(history: SiteHistory, at: datetime, site: SiteReadings) -> None:
+    """One tick's update, and the write the daemon's state-writer task would do."""
+    history.update(at, site)
+    await history.write_pending()
+
+
 async def feed(history: SiteHistory, start: datetime, hours: int, kw: float) -> datetime:
     at = start
     for _ in range(hours * 4):
-        await history.update(at, readings(kw, pv=-3.0))
+        await updated(history, at, readings(kw, pv=-3.0))
         history.demand.add(at, kw)
         at += Q
     return at
@@ -138,7 +157,7 @@ async def test_state_round_trip_restores_history_and_month_peaks(tmp_path: Path)
     demand = DemandTracker()
     history = SiteHistory(cfg, demand, local(2026, 7, 6, 0, 0))
     now = await feed(history, local(2026, 7, 6, 0, 0), 24 * 7, 20.0)
-    await history.update(now, readings(90.0))  # a new interval begins: written
+    await updated(history, now, readings(90.0))  # a new interval begins: written
     history.flush(now)
     path = tmp_path / "state" / "edge-hist-site.json"
     assert path.exists()
@@ -162,10 +181,10 @@ async def test_state_file_is_written_at_most_once_per_interval(tmp_path: Path) -
     assert history.file is not None
     t0 = local(2026, 7, 6, 0, 1)
     for s in range(0, 840, 60):  # 14 ticks in one interval
-        await history.update(t0 + timedelta(seconds=s), readings(10.0))
+        await updated(history, t0 + timedelta(seconds=s), readings(10.0))
     first = history.file.path.read_bytes()
     assert orjson.loads(first)["history"]["main"] == [[t0.timestamp() - 60, 10.0, 1]]
-    await history.update(t0 + timedelta(seconds=899), readings(10.0))  # next interval
+    await updated(history, t0 + timedelta(seconds=899), readings(10.0))  # next interval
     assert orjson.loads(history.file.path.read_bytes())["history"]["main"][0][2] == 14
 
 
@@ -190,7 +209,7 @@ async def test_corrupt_state_file_is_moved_aside_and_ignored(
     assert history.meters.samples("main") == []
     assert (tmp_path / "edge-hist-site.json.corrupt").read_bytes() == content
     at = local(2026, 7, 6, 0, 0)
-    await history.update(at, readings(10.0))  # and a good file replaces it
+    await updated(history, at, readings(10.0))  # and a good file replaces it
     assert orjson.loads(path.read_bytes())["history"]["main"] == [[at.timestamp(), 10.0, 1]]
 
 
@@ -198,7 +217,7 @@ async def test_unwritable_state_dir_never_stops_the_tick(tmp_path: Path) -> None
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the directory should be")
     history = SiteHistory(site_config(blocker), DemandTracker(), local(2026, 7, 6, 0, 0))
-    await history.update(local(2026, 7, 6, 0, 0), readings(10.0))
-    await history.update(local(2026, 7, 6, 0, 15), readings(12.0))
+    await updated(history, local(2026, 7, 6, 0, 0), readings(10.0))
+    await updated(history, local(2026, 7, 6, 0, 15), readings(12.0))
     history.flush(local(2026, 7, 6, 0, 20))
     assert [kw for _, kw in history.meters.samples("main")] == [10.0, 12.0]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from edge.daemon.app import EdgeApp
@@ -80,7 +81,14 @@ async def test_a_week_of_main_meter_readings_becomes_the_same_weekday_forecast(
             at = MONDAY + timedelta(hours=hour)
             await read_main(app, contract_peer, main_kw(at), clock.now())
             await tick_once(app, clock, STEP_H * 3600)
-        await asyncio.sleep(0.05)
+        # the state-writer task keeps the file current while the daemon runs
+        path = tmp_path / "st" / f"edge-{SITE}.json"
+        last = (MONDAY + timedelta(weeks=1)).timestamp()
+        await until(
+            lambda: (
+                path.exists() and orjson.loads(path.read_bytes())["history"]["main"][-1][0] == last
+            )
+        )
         now = clock.now()
         assert now == MONDAY + timedelta(weeks=1)
         req = planner.last
@@ -95,8 +103,6 @@ async def test_a_week_of_main_meter_readings_becomes_the_same_weekday_forecast(
             assert base[4 * hour] == pytest.approx(main_kw(at)), hour
         assert base[4 * 27] != base[4 * 3]  # Tuesday 03:00 is not Monday 03:00
     # the state file outlives the daemon: a new one plans with last week at once
-    path = tmp_path / "st" / f"edge-{SITE}.json"
-    assert path.exists()
     planner2 = RecordingPlanner()
     app2 = EdgeApp(cfg, clock, planner=planner2)
     async with running_edge(app2):

@@ -112,6 +112,8 @@ async def test_scenario_on_csms_and_mosquitto(
         finally:
             collector.cancel()
 
+    # nothing given up after CALLERRORs, nothing left in a queue at shutdown
+    assert {d["dropped"] + d["undelivered"] for d in stations.delivery().values()} == {0}
     by_id = {s.session_id: s for s in out.sessions}
     assert by_id["a"].energy_delivered_kwh == pytest.approx(3.3, rel=1e-3)  # request met
     assert 3.0 < by_id["b"].energy_delivered_kwh < 8.0  # 6.6 kW for at most 70 minutes

@@ -11,8 +11,11 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from csms.bridge.config import MqttSection
+from csms.config import CsmsSettings
 from evcommon import contract
 from evcommon.clock import SimClock
+from evcommon.config import ConfigError, load_settings
 from simulators.chargepoint.config import StationConfig
 from simulators.chargepoint.station import SimStation
 from simulators.demo.broker import amqtt_dir, start_amqtt
@@ -115,3 +118,13 @@ async def test_mqtt5_response_topic_is_not_used_in_311_mode(mqtt_broker, sqlite_
             if "/replies/" in t
         ]
         assert [r.correlation_id for r in sent] == ["r-2"]
+
+
+def test_protocol_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert MqttSection().protocol == "5"
+    assert MqttSection(protocol=5).protocol == "5"  # TOML protocol = 5
+    monkeypatch.setenv("CSMS_MQTT__PROTOCOL", "3.1.1")
+    assert load_settings(CsmsSettings).mqtt.protocol == "3.1.1"
+    monkeypatch.setenv("CSMS_MQTT__PROTOCOL", "4")
+    with pytest.raises(ConfigError, match="protocol"):
+        load_settings(CsmsSettings)
