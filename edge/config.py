@@ -93,6 +93,12 @@ class StartWindow(Section):
 
 class GroupSection(Section):
     start_window: StartWindow | None = None
+    # Fleet schedule, used when the EV sends no charging needs (OCPP 1.6 stations never
+    # do): vehicles leave at the next ``departs`` (local time) after plugging in, needing
+    # ``energy_kwh``. Without ``departs`` a group with a start window is taken to leave
+    # when its window closes; other groups stay control.default_dwell_h.
+    departs: time | None = None
+    energy_kwh: float | None = Field(default=None, ge=0)
     safe_limit_kw: float = Field(default=0.0, ge=0)  # per connector, also the stations' TxDefault
     shed: bool = False  # held at shed.limit_kw while the DCFC draws over the threshold
     controlled: bool = True  # False: metered only (e.g. the DC fast charger)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from edge.config import FLOOR_KW, EdgeConfig
+from edge.config import FLOOR_KW, EdgeConfig, GroupSection
 from edge.daemon.state import SiteState
 from edge.planning import GroupWindow, PlanRequest, VehicleRequest
 from edge.rules import ConnectorView, GroupRules, ShedParams
+from edge.rules.windows import resolve_local
 
 
 @dataclass
@@ -119,18 +121,36 @@ def stale_groups(cfg: EdgeConfig, site: SiteReadings) -> dict[str, str]:
     return out
 
 
+def scheduled_departure(group: GroupSection, arrival: datetime, zone: ZoneInfo) -> datetime | None:
+    """The group's fleet-schedule departure: the next local ``departs`` (or the closing
+    of its start window) after ``arrival``; None when the group has no schedule."""
+    wall = group.departs or (group.start_window.closes if group.start_window else None)
+    if wall is None:
+        return None
+    day = arrival.astimezone(zone).date()
+    for offset in (0, 1):
+        when = resolve_local(day + timedelta(days=offset), wall, zone)
+        if when > arrival:
+            return when
+    return resolve_local(day + timedelta(days=2), wall, zone)
+
+
 def vehicle(cfg: EdgeConfig, state: SiteState, ref, now: datetime) -> VehicleRequest:
     c = state.connector(ref.station_id, ref.connector_id)
     needs = c.needs
     arrival = c.plugged_at or now
-    departure = (needs.departure_time if needs and needs.departure_time else None) or (
-        arrival + timedelta(hours=cfg.control.default_dwell_h)
+    group = cfg.groups[ref.config.group]
+    departure = (
+        (needs.departure_time if needs and needs.departure_time else None)
+        or scheduled_departure(group, arrival, cfg.site.zone)
+        or arrival + timedelta(hours=cfg.control.default_dwell_h)
     )
-    energy = (
-        needs.energy_amount_kwh
-        if needs and needs.energy_amount_kwh is not None
-        else cfg.control.default_energy_kwh
-    )
+    if needs and needs.energy_amount_kwh is not None:
+        energy = needs.energy_amount_kwh
+    elif group.energy_kwh is not None:
+        energy = group.energy_kwh
+    else:
+        energy = cfg.control.default_energy_kwh
     max_kw = ref.config.max_power_kw
     if needs and needs.ev_max_power_kw:
         max_kw = min(max_kw, max(needs.ev_max_power_kw, FLOOR_KW))

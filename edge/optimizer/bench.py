@@ -1,7 +1,8 @@
 """``edge bench``: replay a scenario through each strategy and compare bills; MILP speed.
 
 The replay runs the planners' production code in simulated time without the
-network (edge/optimizer/replay.py); see docs/optimizer.md.
+network (edge/optimizer/replay.py); ``--compare-real`` checks it against the real
+components on one window (edge/optimizer/compare_real.py); see docs/optimizer.md.
 """
 
 from __future__ import annotations
@@ -206,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--strategy", default="staged", help="compare-real: the edge's planner")
     p.add_argument("--out", type=Path, default=Path("bench-compare-real"))
+    p.add_argument(
+        "--edge-env",
+        action="append",
+        default=[],
+        metavar="EDGE_SECTION__KEY=VALUE",
+        help="compare-real: a config override for the real edge (repeatable)",
+    )
     return p
 
 
@@ -222,7 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge.optimizer.compare_real import main_compare
 
         start = args.start or _local_start("2026-07-06T21:00")
-        return main_compare(start, args.hours, args.sim_speed, args.out, args.strategy)
+        bad = [kv for kv in args.edge_env if "=" not in kv or not kv.startswith("EDGE_")]
+        if bad:
+            build_parser().error(f"--edge-env wants EDGE_SECTION__KEY=VALUE, got {bad[0]!r}")
+        edge_env = dict(kv.split("=", 1) for kv in args.edge_env)
+        return main_compare(start, args.hours, args.sim_speed, args.out, args.strategy, edge_env)
     tariff = load_tariff(args.tariff)
     cfg = OptimizerSection(
         strategy="milp", time_limit_s=args.time_limit_s, warm_start=not args.cold

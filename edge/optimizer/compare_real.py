@@ -35,6 +35,9 @@ from edge.tariff.bill import compute_bills
 from edge.tariff.model import Tariff
 
 STEP_S = 900
+# Peaks and bills skip the first quarter hour: at the start every car already there plugs
+# in at once while the edge holds its safe limits until its first meter readings.
+WARMUP_STEPS = 1
 
 
 # Real seconds from the edge's decision to the simulated vehicle drawing the new power
@@ -220,10 +223,11 @@ def figures(
 def real_figures(data: dict[str, Any], sc: WindowScenario, tariff: Tariff) -> Figures:
     interval_s = int(data.get("interval_s", 60))
     end = sc.start + timedelta(seconds=sc.n_steps * STEP_S)
+    warm = sc.start + timedelta(seconds=WARMUP_STEPS * STEP_S)
     samples = [
         (_time(r["start"]), float(r["site_kw"]))
         for r in data["intervals"]
-        if float(r.get("covered_s", 1.0)) > 0 and sc.start <= _time(r["start"]) < end
+        if float(r.get("covered_s", 1.0)) > 0 and warm <= _time(r["start"]) < end
     ]
     keys = {s.key for s in sc.sessions}
     delivered = {
@@ -235,26 +239,41 @@ def real_figures(data: dict[str, Any], sc: WindowScenario, tariff: Tariff) -> Fi
 
 
 def replay_figures(sc: WindowScenario, res: ReplayResult, tariff: Tariff) -> Figures:
-    samples = [(sc.start + timedelta(seconds=k * STEP_S), p) for k, p in enumerate(res.site_kw)]
+    samples = [
+        (sc.start + timedelta(seconds=k * STEP_S), p)
+        for k, p in enumerate(res.site_kw)
+        if k >= WARMUP_STEPS
+    ]
     return figures(samples, STEP_S, dict(res.delivered_kwh), tariff)
 
 
 @contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    """Set one variable for the children the demo starts (it copies os.environ)."""
-    old = os.environ.get(name)
-    os.environ[name] = value
+def _env(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for the children the demo starts (it copies os.environ)."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def run_real(start: datetime, hours: float, speed: float, out: Path, strategy: str) -> Path:
-    """Run the real components with the demo's own code; returns the run record's path."""
+def run_real(
+    start: datetime,
+    hours: float,
+    speed: float,
+    out: Path,
+    strategy: str,
+    edge_env: dict[str, str] | None = None,
+) -> Path:
+    """Run the real components with the demo's own code; returns the run record's path.
+
+    ``edge_env``: more environment overrides (``EDGE_SECTION__KEY``) for the children.
+    """
     from simulators.demo.cli import SITE_ZONE
     from simulators.demo.run import DemoOptions, run_demo
 
@@ -266,7 +285,7 @@ def run_real(start: datetime, hours: float, speed: float, out: Path, strategy: s
         zone=SITE_ZONE,
     )
     log = io.StringIO()
-    with _env("EDGE_OPTIMIZER__STRATEGY", strategy):
+    with _env({**(edge_env or {}), "EDGE_OPTIMIZER__STRATEGY": strategy}):
         code = asyncio.run(run_demo(options, out=log))
     (out / "demo.txt").write_text(log.getvalue())
     if code != 0:
@@ -334,7 +353,14 @@ def format_comparison(c: Comparison, strategy: str, label: str) -> str:
     return "\n".join(lines)
 
 
-def main_compare(start: datetime, hours: float, speed: float, out: Path, strategy: str) -> int:
+def main_compare(
+    start: datetime,
+    hours: float,
+    speed: float,
+    out: Path,
+    strategy: str,
+    edge_env: dict[str, str] | None = None,
+) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(
         f"compare-real: running the real components (mosquitto, csms, edge with strategy "
@@ -342,7 +368,9 @@ def main_compare(start: datetime, hours: float, speed: float, out: Path, strateg
         f"output in {out}",
         flush=True,
     )
-    record = run_real(start, hours, speed, out, strategy)
+    if edge_env:
+        print(f"compare-real: edge overrides {edge_env}", flush=True)
+    record = run_real(start, hours, speed, out, strategy, edge_env)
     c = compare(record, start, hours, strategy, Tolerance.for_speed(speed))
     text = format_comparison(c, strategy, f"{hours:g} h from {start.isoformat()}")
     (out / "compare-real.txt").write_text(text + "\n")
