@@ -28,7 +28,9 @@ async def plug(site: E2ESite, sid: str, vehicle: Vehicle) -> None:
 async def test_dcfc_session_sheds_fleet_within_one_meter_interval(
     mqtt_broker, sqlite_url, tmp_path
 ):
-    cfg = edge_config(mqtt_broker, tmp_path)
+    # stale after 180 simulated s (6 real s): a stalled event loop on a loaded CI
+    # machine must not trip the stale-meter fallback, which this test is not about
+    cfg = edge_config(mqtt_broker, tmp_path, stale=180)
     async with e2e_site(mqtt_broker, sqlite_url, cfg, MIDNIGHT, speed=30) as site:
         f1, f2 = site.stations["F1"], site.stations["F2"]
         await plug(site, "F1", ev("EV-F1"))
