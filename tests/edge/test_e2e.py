@@ -56,7 +56,11 @@ async def test_dcfc_session_sheds_fleet_within_one_meter_interval(
             lambda: f2.limit_kw(1) == pytest.approx(1.65, abs=0.05), 30, "F2 shed to 1.65 kW"
         )
         assert waited <= 2 * site.meters.meter_s  # gateway reading + one interval
-        assert f1.limit_kw(1) == pytest.approx(6.6)  # fleet-1 is not a shed group
+        # fleet-1 is not a shed group: it stays at (or, after a transient such as a
+        # profile expiring while a loaded CI machine stalls the loop, returns to) its
+        # plan while the DCFC still draws and fleet-2 is shed
+        await site.until(lambda: f1.limit_kw(1) == pytest.approx(6.6), 60, "F1 not shed")
+        assert f2.limit_kw(1) == pytest.approx(1.65, abs=0.05)
         await site.until(lambda: f2.power_kw(1) <= 1.7, 30, "F2 metered power follows")
         await site.stations["DCFC-01"].stop_charging(1)
         await site.until(lambda: f2.limit_kw(1) == pytest.approx(6.6), 120, "F2 restored")
