@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from csms import store
+from csms import normalise, store
 from csms.connection import Connection, Handler
 from csms.db.models import Transaction
 from csms.normalise import parse_station_time
@@ -142,3 +142,30 @@ def transaction_event(
         ended_at=tx.ended_at,
         stop_reason=tx.stop_reason,
     )
+
+
+def sample_groups(
+    conn: Connection, meter_values: list[dict[str, Any]]
+) -> list[tuple[datetime | None, list[normalise.Sample]]]:
+    """(station time if sane, normalised samples) per MeterValue element."""
+    return [(station_time(conn, mv.get("timestamp")), normalise.samples(mv)) for mv in meter_values]
+
+
+async def store_meter_values(
+    conn: Connection, connector_id: int, tx_key: str | None, meter_values: list[dict[str, Any]]
+) -> None:
+    """A MeterValues message (both versions): commit every sample, then emit the events."""
+    core = conn.core
+    now = core.clock.now()
+    groups = sample_groups(conn, meter_values)
+
+    def work(s: Session) -> None:
+        store.store_samples(
+            s, conn.station_id, connector_id, tx_key, groups, source="MeterValues", now=now
+        )
+
+    await core.commits.run(work)
+    for sampled_at, items in groups if core.sinks else ():
+        event = normalise.to_event(conn.station_id, connector_id, tx_key, sampled_at, items, now)
+        if event is not None:
+            await core.emit("meter_values", event)

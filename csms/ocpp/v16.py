@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csms import normalise, store
+from csms import store
 from csms.connection import Connection, Handler
 from csms.db.models import Transaction
 from csms.ocpp import common
@@ -127,7 +127,7 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
     now = core.clock.now()
     ended_at = station_time(conn, p["timestamp"]) or now
     tx_id = p["transactionId"]
-    groups = _groups(conn, p.get("transactionData") or [])
+    groups = common.sample_groups(conn, p.get("transactionData") or [])
     accept_all = core.settings.security.accept_all_id_tags
 
     def work(s: Session) -> tuple[Transaction, bool, str | None]:
@@ -168,29 +168,9 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
     return {"idTagInfo": {"status": status}} if status else {}
 
 
-def _groups(
-    conn: Connection, meter_values: list[dict[str, Any]]
-) -> list[tuple[datetime | None, list[normalise.Sample]]]:
-    return [(station_time(conn, mv.get("timestamp")), normalise.samples(mv)) for mv in meter_values]
-
-
 async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    core = conn.core
-    now = core.clock.now()
-    connector_id = p["connectorId"]
     tx_key = str(p["transactionId"]) if p.get("transactionId") is not None else None
-    groups = _groups(conn, p["meterValue"])
-
-    def work(s: Session) -> None:
-        store.store_samples(
-            s, conn.station_id, connector_id, tx_key, groups, source="MeterValues", now=now
-        )
-
-    await core.commits.run(work)
-    for sampled_at, items in groups if core.sinks else ():
-        event = normalise.to_event(conn.station_id, connector_id, tx_key, sampled_at, items, now)
-        if event is not None:
-            await core.emit("meter_values", event)
+    await common.store_meter_values(conn, p["connectorId"], tx_key, p["meterValue"])
     return {}
 
 

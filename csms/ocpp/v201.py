@@ -74,12 +74,6 @@ async def authorize(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     return {"idTokenInfo": _token_info(status, expiry)}
 
 
-def _groups(
-    conn: Connection, meter_values: list[dict[str, Any]]
-) -> list[tuple[datetime | None, list[normalise.Sample]]]:
-    return [(station_time(conn, mv.get("timestamp")), normalise.samples(mv)) for mv in meter_values]
-
-
 def _energy_wh(groups: list[tuple[datetime | None, list[normalise.Sample]]]) -> float | None:
     for _, items in reversed(groups):
         for x in items:
@@ -96,7 +90,7 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
     kind = p["eventType"]  # Started / Updated / Ended
     seq_no = p["seqNo"]
     ts = station_time(conn, p["timestamp"]) or now
-    groups = _groups(conn, p.get("meterValue") or [])
+    groups = common.sample_groups(conn, p.get("meterValue") or [])
     id_token = (p.get("idToken") or {}).get("idToken")
     accept_all = core.settings.security.accept_all_id_tags
 
@@ -167,21 +161,7 @@ def _apply(
 
 
 async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
-    core = conn.core
-    now = core.clock.now()
-    evse_id = p["evseId"]
-    groups = _groups(conn, p["meterValue"])
-
-    def work(s: Session) -> None:
-        store.store_samples(
-            s, conn.station_id, evse_id, None, groups, source="MeterValues", now=now
-        )
-
-    await core.commits.run(work)
-    for sampled_at, items in groups if core.sinks else ():
-        ev = normalise.to_event(conn.station_id, evse_id, None, sampled_at, items, now)
-        if ev is not None:
-            await core.emit("meter_values", ev)
+    await common.store_meter_values(conn, p["evseId"], None, p["meterValue"])
     return {}
 
 
