@@ -70,6 +70,10 @@ class Topics:
     def ev_needs(self, station_id: str, connector_id: int) -> str:
         return f"{self.prefix}/stations/{station_id}/connectors/{connector_id}/ev_needs"
 
+    def driver_request(self, station_id: str, connector_id: int) -> str:
+        """Retained :class:`EVChargingNeeds` with ``source="driver"`` (the driver's request)."""
+        return f"{self.prefix}/stations/{station_id}/connectors/{connector_id}/driver_request"
+
     def transactions(self, station_id: str) -> str:
         return f"{self.prefix}/stations/{station_id}/transactions"
 
@@ -116,6 +120,10 @@ class Topics:
     def limits(self, site_id: str) -> str:
         """The edge publishes each tick's decided limits here (for dashboards)."""
         return f"{self.prefix}/sites/{site_id}/limits"
+
+    def site_plan(self, site_id: str) -> str:
+        """Retained :class:`SitePlan`: the edge's current plan per connector and for the site."""
+        return f"{self.prefix}/sites/{site_id}/plan"
 
 
 class _Event(BaseModel):
@@ -198,6 +206,14 @@ class EVChargingNeeds(_Event):
     ev_max_current_a: float | None = None
     ev_min_current_a: float | None = None
     energy_transfer_mode: str | None = None
+    # Who said it: the EV (ISO 15118 via 2.0.1 NotifyEVChargingNeeds) or the driver (the
+    # request page / API). Driver requests travel on ``Topics.driver_request``.
+    source: Literal["ev", "driver"] = "ev"
+    transaction_id: str | None = None
+    # Driver requests only: ``opt_out`` = charge at normal power, leave smart control;
+    # ``withdrawn`` = the request was taken back (the session charges as if none was made).
+    opt_out: bool = False
+    withdrawn: bool = False
 
 
 class ProfileEvent(_Event):
@@ -268,6 +284,37 @@ class SiteLimits(_Event):
     site_id: str
     limits_kw: dict[str, float]  # "station_id/connector_id" -> kW
     reasons: dict[str, str] = Field(default_factory=dict)
+
+
+class PlanEntry(BaseModel):
+    """One connector's part of the edge's plan."""
+
+    model_config = ConfigDict(extra="ignore")
+    station_id: str
+    connector_id: int
+    transaction_id: str | None = None
+    limit_kw: float | None = None  # the limit in force now
+    reason: str | None = None  # rule / plan / safe / override / uncontrolled ...
+    expected_finish_at: datetime | None = None  # when the plan delivers the target
+    target_energy_kwh: float | None = None  # what the plan aims to deliver this session
+    planned_energy_kwh: float | None = None  # what the plan delivers by departure
+    departure_at: datetime | None = None
+    request_source: Literal["ev", "driver", "group_default", "guess"] | None = None
+    power_kw: list[float] = Field(default_factory=list)  # per interval from ``start``
+
+
+class SitePlan(_Event):
+    """Retained: the edge's current plan (published after every planning tick)."""
+
+    site_id: str
+    start: datetime
+    interval_s: int = Field(gt=0)
+    site_power_kw: list[float] = Field(default_factory=list)  # planned site import per interval
+    import_limit_kw: float | None = None
+    planner: str | None = None
+    status: str | None = None
+    gap: float | None = None  # proven relative optimality gap, when the planner knows it
+    connectors: list[PlanEntry] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------
