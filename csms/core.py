@@ -72,22 +72,34 @@ class Core:
         row = await self.station(station_id)
         return row if row is not None and row.registry_status is not None else None
 
-    async def seed_station_gauges(self) -> int:
-        """csms_station_connected = 0 for every registered station seen before, so one that
-        does not come back after a CSMS restart still trips StationOffline."""
+    async def reconcile_presence(self) -> int:
+        """At start-up, every station seen before that is not connected is offline: its
+        gauge goes to 0 (a registered one that does not come back trips StationOffline) and
+        its retained MQTT state is corrected (a CSMS killed mid-run left ``online: true``).
+        Returns how many stations were seen before."""
 
-        def read(s: Session) -> list[tuple[str, str]]:
+        def read(s: Session) -> list[tuple[str, str, bool]]:
             rows = s.execute(
-                select(Station.station_id, Station.ocpp_version).where(
-                    Station.registry_status.is_not(None), Station.ocpp_version.is_not(None)
+                select(Station.station_id, Station.ocpp_version, Station.registry_status).where(
+                    Station.ocpp_version.is_not(None)
                 )
             )
-            return [(sid, str(version)) for sid, version in rows]
+            return [(sid, str(version), status is not None) for sid, version, status in rows]
 
         known = await self.database.transaction(read)
-        for sid, version in known:
-            if sid not in self.connections:
+        now = self.clock.now()
+        for sid, version, registered in known:
+            if sid in self.connections:
+                continue
+            if registered:
                 self.metrics.station_offline(sid, version)
+            state = contract.StationState(
+                ts=now,
+                station_id=sid,
+                online=False,
+                ocpp_version=version,  # type: ignore[arg-type]
+            )
+            await self.emit("station_state", state)
         return len(known)
 
     # -- events ----------------------------------------------------------------

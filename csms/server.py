@@ -16,6 +16,7 @@ from websockets.http11 import Request, Response
 from csms import security
 from csms.connection import Connection
 from csms.core import Core
+from csms.db.models import Station
 from csms.ocpp import protocol, v16, v201
 from csms.ocpp.protocol import Version
 from evcommon import contract
@@ -46,6 +47,22 @@ def _station_id(path: str) -> str | None:
     return sid
 
 
+def presence(
+    core: Core, sid: str, version: str | None, *, online: bool, row: Station | None = None
+) -> contract.StationState:
+    """The retained station state; an online one carries the last boot's facts."""
+    return contract.StationState(
+        ts=core.clock.now(),
+        station_id=sid,
+        online=online,
+        ocpp_version=version,  # type: ignore[arg-type]
+        vendor=row.vendor if row is not None else None,
+        model=row.model if row is not None else None,
+        firmware_version=row.firmware_version if row is not None else None,
+        boot_status=row.boot_status if row is not None else None,
+    )
+
+
 class OcppServer:
     def __init__(self, core: Core):
         self.core = core
@@ -54,7 +71,7 @@ class OcppServer:
 
     async def start(self, host: str, port: int) -> int:
         cfg = self.core.settings.server
-        await self.core.seed_station_gauges()
+        await self.core.reconcile_presence()
         self.server = await serve(
             self._handle,
             host,
@@ -158,6 +175,13 @@ class OcppServer:
         self.core.metrics.connected.labels(version).inc()
         self.core.metrics.station_online(sid, version)
         conn.log.info("connected", registered=station is not None, ready=ready)
+        if ready:
+            # A station that reconnects without rebooting (the normal case after a network
+            # flap or a CSMS restart) sends no BootNotification: its presence flips here.
+            # One that has never been Accepted flips at its BootNotification instead.
+            await self.core.emit(
+                "station_state", presence(self.core, sid, version, online=True, row=row)
+            )
         try:
             await conn.run()
         finally:
@@ -167,13 +191,7 @@ class OcppServer:
                 self.core.metrics.station_offline(sid, version)
                 conn.log.info("disconnected", code=ws.close_code)
                 await self.core.emit(
-                    "station_state",
-                    contract.StationState(
-                        ts=self.core.clock.now(),
-                        station_id=sid,
-                        online=False,
-                        ocpp_version=version,
-                    ),
+                    "station_state", presence(self.core, sid, version, online=False)
                 )
 
     async def close(self) -> None:

@@ -55,7 +55,9 @@ class StationConfig(Section):
     password: str | None = None  # security profile 1: HTTP basic auth, user = station_id
     meter_interval_s: float = Field(default=60.0, gt=0)  # simulated seconds
     heartbeat_interval_s: float = Field(default=300.0, gt=0)  # until the CSMS sets one
-    boot_on_reconnect: bool = True  # send BootNotification on every new connection
+    # Real firmware boots once per power cycle and reconnects without a BootNotification after
+    # a network flap or a CSMS restart; True is a quirk switch (a boot on every connection).
+    boot_on_reconnect: bool = False
     vendor: str = "evsite"
     model: str | None = None  # default: "Sim-<preset>"
     serial_number: str | None = None

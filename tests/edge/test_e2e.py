@@ -182,3 +182,39 @@ async def test_a_full_day_never_installs_a_limit_below_the_floor(mqtt_broker, sq
         assert not [v for v in limits if 0 < v < 1.5], "a limit in (0, 1.5) kW was installed"
         assert 0.0 in limits and any(1.5 <= v < 3 for v in limits)  # the floor was at work
         assert site.clock.now() - noon >= timedelta(hours=24)
+
+
+async def test_edge_keeps_controlling_a_station_after_a_network_flap(
+    mqtt_broker, sqlite_url, tmp_path
+):
+    # Real firmware reconnects after a network flap without a BootNotification. The CSMS
+    # must publish it online again, or the edge stops sending it limits and the station
+    # falls back to its TxDefault when the edge's profile expires.
+    cfg = edge_config(mqtt_broker, tmp_path, stale=180)
+    async with e2e_site(mqtt_broker, sqlite_url, cfg, MIDNIGHT, speed=60) as site:
+        p1 = site.stations["P1"]
+        await plug(site, "P1", ev("EV-P1"))
+        await site.until(lambda: p1.limit_kw(1) == pytest.approx(6.6), 120, "P1 at 6.6")
+        boots = p1.boot_count
+        await p1.drop_connection()
+        await site.until(lambda: not site.edge.state.online.get("P1", True), 30, "P1 offline")
+        await p1.wait_online()
+        assert p1.boot_count == boots  # reconnected, not rebooted
+        await site.until(lambda: site.edge.state.online.get("P1", False), 30, "P1 online again")
+        flapped_at = site.clock.now()
+
+        def installed_since() -> list[dict]:
+            return [
+                e
+                for e in site.profiles.events
+                if e.get("station_id") == "P1"
+                and e.get("event") == "installed"
+                and datetime.fromisoformat(e["ts"]) > flapped_at
+            ]
+
+        # the edge's limits keep reaching it: renewals arrive, and past the validity of the
+        # profiles installed before the flap the station is still at the edge's limit
+        await site.until(lambda: len(installed_since()) > 0, 300, "an edge limit after the flap")
+        await site.sim_sleep(300)
+        assert p1.limit_kw(1) == pytest.approx(6.6)
+        assert len(installed_since()) >= 2

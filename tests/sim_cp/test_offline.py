@@ -105,7 +105,20 @@ async def test_network_flaps_lose_nothing(
         assert seqs == list(range(len(seqs)))
         assert mini_csms.of("TransactionEvent")[-1].payload["eventType"] == "Ended"
     assert mini_csms._conn_count["CP-1"] >= 4
-    assert st.boot_count == mini_csms._conn_count["CP-1"]  # boots on every new connection
+    assert st.boot_count == 1  # as real firmware: one boot per power cycle, not per connection
+
+
+async def test_boot_on_reconnect_quirk_boots_on_every_connection(
+    mini_csms: MiniCsms, make_station: MakeStation, clock: ManualClock
+) -> None:
+    st = await make_station(mini_csms.url, boot_on_reconnect=True)
+    for _ in range(3):
+        await st.drop_connection()
+        await st.wait_online()
+    await mini_csms.drop("CP-1")
+    await st.wait_online()
+    assert mini_csms._conn_count["CP-1"] >= 4
+    assert st.boot_count == mini_csms._conn_count["CP-1"]
 
 
 async def test_connects_with_backoff_once_the_csms_appears(make_station: MakeStation) -> None:
