@@ -32,7 +32,7 @@ class SmartSink:
         self.service.on_meter(event)
 
     async def transaction(self, event: contract.TransactionEvent) -> None:
-        self.service.on_transaction(event)
+        await self.service.on_transaction(event)
 
     async def ev_needs(self, event: contract.EVChargingNeeds) -> None:
         return None

@@ -25,15 +25,26 @@ log = get_logger(__name__)
 _PRECEDENCE = {"tx": 2, "tx_default": 1}
 
 
+def tx_applies(rec: Record, transaction_id: str | None) -> bool:
+    """A TxProfile belongs to the transaction named in it (OCPP 1.6 3.13.2, 2.0.1
+    K01): it is in force only while that transaction runs (one naming none: the
+    connector's current one)."""
+    if transaction_id is None:
+        return False
+    return rec.transaction_id is None or rec.transaction_id == transaction_id
+
+
 def effective_limit(
-    records: list[Record], connector_id: int, now: datetime
+    records: list[Record], connector_id: int, now: datetime, transaction_id: str | None
 ) -> tuple[float, Record] | None:
     """The kW limit in force on a connector and the record that sets it.
 
     TxProfile beats TxDefault; a connector's own TxDefault beats connector 0's;
     within one purpose the highest stack level in force wins (OCPP 1.6 3.13.2,
     2.0.1 K08). The station max caps the result. ``connector_id`` 0 means the
-    station total and is compared with the station max only.
+    station total and is compared with the station max only. ``transaction_id``
+    is the connector's current transaction: a TxProfile of another one (or of
+    none) is ignored, since the station dropped it when its transaction ended.
     """
     best: tuple[tuple[int, int, int], float, Record] | None = None
     cap: tuple[float, Record] | None = None
@@ -46,6 +57,8 @@ def effective_limit(
                 cap = (limit, rec)
             continue
         if connector_id == 0 or rec.connector_id not in (0, connector_id):
+            continue
+        if rec.purpose == "tx" and not tx_applies(rec, transaction_id):
             continue
         rank = (_PRECEDENCE[rec.purpose], int(rec.connector_id == connector_id), rec.stack_level)
         if best is None or rank > best[0]:
@@ -63,7 +76,9 @@ class OverLimitMonitor:
         records: Callable[[str], list[Record]],
         emit: Callable[[contract.Alarm], None],
         metrics: SmartMetrics | None = None,
+        transaction_of: Callable[[str, int], str | None] | None = None,
     ):
+        self._transaction_of = transaction_of
         self._metrics = metrics or SmartMetrics()
         self._settings = settings
         self._records = records
@@ -74,7 +89,10 @@ class OverLimitMonitor:
         if event.power_kw is None:
             return
         key = (event.station_id, event.connector_id)
-        found = effective_limit(self._records(event.station_id), event.connector_id, now)
+        tx = event.transaction_id
+        if tx is None and self._transaction_of is not None:
+            tx = self._transaction_of(event.station_id, event.connector_id)
+        found = effective_limit(self._records(event.station_id), event.connector_id, now, tx)
         over = False
         if found is not None:
             limit_kw, rec = found

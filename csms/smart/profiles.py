@@ -203,6 +203,12 @@ class CompositeSchedule:
         return found
 
 
+def unreadable_limit(limit: float, number_phases: int | None) -> bool:
+    """Some firmware reports "no limit" as ``{"limit": -1, "numberPhases": -1}``: a
+    negative limit or fewer than one phase is not a limit we can read."""
+    return limit < 0 or (number_phases is not None and number_phases < 1)
+
+
 def parse_composite(
     version: OcppVersion, response: dict[str, Any], connector_id: int
 ) -> CompositeSchedule | None:

@@ -26,6 +26,7 @@ from csms.smart.profiles import (
     composite_request,
     parse_composite,
     rejection_reason,
+    unreadable_limit,
 )
 from csms.smart.store import ProfileStore, Record
 from csms.smart.units import limit_to_kw
@@ -88,7 +89,9 @@ class SmartCharging:
         self._disabled_reported: set[str] = set()
         self._accepted_since_boot: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
-        self.monitor = OverLimitMonitor(settings, store.records, self._emit, self.metrics)
+        self.monitor = OverLimitMonitor(
+            settings, store.records, self._emit, self.metrics, self.transaction_of
+        )
 
     # -- plumbing -----------------------------------------------------------
     def subscribe(self, listener: Callable[[SmartEvent], None]) -> None:
@@ -262,6 +265,10 @@ class SmartCharging:
         periods = []
         for i, p in enumerate(comp.periods):
             phases = comp.number_phases[i] if i < len(comp.number_phases) else None
+            if unreadable_limit(p.limit, phases):
+                # "no limit" in the station's words: never forward a negative value
+                periods.append({"start_s": p.start_s, "limit": None, "limit_kw": None})
+                continue
             kw = limit_to_kw(
                 p.limit, comp.rate_unit, voltage_v=elec.voltage_v, phases=phases or elec.phases
             )
@@ -300,13 +307,40 @@ class SmartCharging:
             async with self._lock(station_id):
                 await maintenance.reinstall(self, session)
 
-    def on_transaction(self, event: contract.TransactionEvent) -> None:
+    def transaction_of(self, station_id: str, connector_id: int) -> str | None:
+        """The transaction running on a connector, as far as we know."""
+        return self._tx.get((station_id, connector_id))
+
+    async def on_transaction(self, event: contract.TransactionEvent) -> None:
         key = (event.station_id, event.connector_id)
         if event.event == "ended":
             if self._tx.get(key) == event.transaction_id:
                 del self._tx[key]
         else:
             self._tx[key] = event.transaction_id
+        await self._drop_stale_tx_profiles(event)
+
+    async def _drop_stale_tx_profiles(self, event: contract.TransactionEvent) -> None:
+        """The station drops a TxProfile when its transaction ends (OCPP 1.6 3.13.2,
+        2.0.1 K01), so our record goes too: on the end of its transaction, or when
+        another one starts on its connector (the end may have been missed)."""
+
+        def stale(r: Record) -> bool:
+            if r.purpose != "tx" or r.connector_id != event.connector_id:
+                return False
+            if event.event == "ended":
+                return r.transaction_id in (None, event.transaction_id)
+            return r.transaction_id not in (None, event.transaction_id)
+
+        ids = [r.profile_id for r in self.store.records(event.station_id) if stale(r)]
+        if ids:
+            log.info(
+                "transaction over, TxProfile record dropped",
+                station_id=event.station_id,
+                transaction_id=event.transaction_id,
+                profile_ids=ids,
+            )
+            await self.store.remove(event.station_id, ids)
 
     def on_meter(self, event: contract.MeterValuesEvent) -> None:
         if event.voltage_v is not None and event.voltage_v > 50:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 from csms.errors import CsmsError, OcppCallError
 from csms.ports import StationSession
 from csms.smart.monitor import effective_limit
-from csms.smart.profiles import composite_request, parse_composite, rejection_reason
+from csms.smart.profiles import (
+    composite_request,
+    parse_composite,
+    rejection_reason,
+    unreadable_limit,
+)
 from csms.smart.store import Record
 from csms.smart.units import limit_to_kw
 from evcommon import contract
@@ -54,6 +59,11 @@ async def read_composite_kw(
     got = comp.limit_at(offset)
     if got is None:
         return {"status": "read", "composite_kw": None, "composite_unit": comp.rate_unit}
+    if unreadable_limit(*got):
+        return {
+            "status": "unavailable",
+            "reason": f"composite limit {got[0]} with numberPhases {got[1]} (no limit reported)",
+        }
     elec = svc.electrical(session.station_id, None, connector_id)
     kw = limit_to_kw(got[0], comp.rate_unit, voltage_v=elec.voltage_v, phases=got[1] or elec.phases)
     return {
@@ -79,7 +89,8 @@ async def verify_installed(
     if rec.connector_id == 0 and rec.purpose != "station_max":
         return {"status": "skipped", "reason": "connector 0 TxDefault applies per connector"}
     others = [r for r in svc.store.records(rec.station_id) if r.profile_id != rec.profile_id]
-    expected = effective_limit([*others, rec], rec.connector_id, now)
+    current_tx = svc.transaction_of(rec.station_id, rec.connector_id)
+    expected = effective_limit([*others, rec], rec.connector_id, now, current_tx)
     read = await read_composite_kw(svc, session, rec.connector_id, rec.rate_unit)
     if read["status"] != "read":
         return read

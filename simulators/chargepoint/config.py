@@ -39,6 +39,8 @@ class Quirks(Section):
     ignores_limits: bool = False  # answers Accepted but draws as if unlimited
     clear_by_criteria_unknown: bool = False  # ClearChargingProfile without id -> Unknown
     lose_profiles_on_reboot: bool = True
+    #: firmware that reports every composite period as "no limit": limit -1, numberPhases -1
+    composite_no_limit_negative: bool = False
 
 
 class StationConfig(Section):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulators.chargepoint.store import Verdict
 from simulators.chargepoint.transport import OcppError
@@ -79,3 +79,13 @@ def composite(
         unit or default_unit(station),
         c.tx_context() if c is not None else None,
     )
+
+
+def quirk_schedule(station: SimStation, schedule: dict[str, Any]) -> dict[str, Any]:
+    """A composite schedule as the station's firmware words it (quirk
+    ``composite_no_limit_negative``: "no limit" as -1 for limit and numberPhases)."""
+    if station.config.quirks.composite_no_limit_negative:
+        for period in schedule.get("chargingSchedulePeriod", []):
+            period["limit"] = -1
+            period["numberPhases"] = -1
+    return schedule

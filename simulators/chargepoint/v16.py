@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from simulators.chargepoint.connector import Connector, Transaction
 from simulators.chargepoint.meter import meter_value
 from simulators.chargepoint.offline import QueuedMessage
-from simulators.chargepoint.smart import clear_profiles, composite, set_profile
+from simulators.chargepoint.smart import clear_profiles, composite, quirk_schedule, set_profile
 from simulators.chargepoint.transport import (
     CallErrorReceived,
     CallTimedOut,
@@ -337,7 +337,7 @@ class V16Adapter:
             "status": "Accepted",
             "connectorId": p["connectorId"],
             "scheduleStart": format_time(comp.start),
-            "chargingSchedule": composite_to_v16(comp),
+            "chargingSchedule": quirk_schedule(self.st, composite_to_v16(comp)),
         }
 
     async def on_ClearCache(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from simulators.chargepoint import devicemodel
 from simulators.chargepoint.connector import Connector
 from simulators.chargepoint.meter import meter_value
-from simulators.chargepoint.smart import clear_profiles, composite, set_profile
+from simulators.chargepoint.smart import clear_profiles, composite, quirk_schedule, set_profile
 from simulators.chargepoint.transport import OcppError, Reply
 from simulators.profiles import composite_to_v201, format_time, profile_from_v201
 from simulators.profiles.parse import PURPOSE_201
@@ -253,7 +253,10 @@ class V201Handlers:
         comp = composite(self.st, p["evseId"], p["duration"], p.get("chargingRateUnit"))
         if comp is None:
             return {"status": "Rejected"}
-        return {"status": "Accepted", "schedule": composite_to_v201(comp, p["evseId"])}
+        return {
+            "status": "Accepted",
+            "schedule": quirk_schedule(self.st, composite_to_v201(comp, p["evseId"])),
+        }
 
     async def on_GetChargingProfiles(self, p: dict[str, Any]) -> dict[str, Any] | Reply:
         crit, evse_id = p["chargingProfile"], p.get("evseId")

@@ -40,14 +40,14 @@ def test_effective_limit_precedence() -> None:
     own = rec(2, 1, "tx_default", 4.0)
     tx = rec(3, 1, "tx", 5.0)
     cap = rec(4, 0, "station_max", 4.5)
-    assert effective_limit([default0], 1, now) == (6.0, default0)
-    assert effective_limit([default0, own], 1, now) == (4.0, own)
-    assert effective_limit([default0, own, tx], 1, now) == (5.0, tx)  # TxProfile wins
-    assert effective_limit([default0, own, tx, cap], 1, now) == (4.5, cap)  # max caps it
-    assert effective_limit([default0, own], 2, now) == (6.0, default0)
-    assert effective_limit([own, cap], 0, now) == (4.5, cap)
+    assert effective_limit([default0], 1, now, "T1") == (6.0, default0)
+    assert effective_limit([default0, own], 1, now, "T1") == (4.0, own)
+    assert effective_limit([default0, own, tx], 1, now, "T1") == (5.0, tx)  # TxProfile wins
+    assert effective_limit([default0, own, tx, cap], 1, now, "T1") == (4.5, cap)  # max caps it
+    assert effective_limit([default0, own], 2, now, "T1") == (6.0, default0)
+    assert effective_limit([own, cap], 0, now, "T1") == (4.5, cap)
     expired = rec(5, 1, "tx", 1.0, valid_to=T0)
-    assert effective_limit([own, expired], 1, now) == (4.0, own)
+    assert effective_limit([own, expired], 1, now, "T1") == (4.0, own)
 
 
 def test_over_limit_alarm_once_per_episode() -> None:
