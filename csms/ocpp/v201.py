@@ -113,6 +113,11 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
         if seq_no in seen:
             return tx, False, status, expiry  # a resent event: answered, stored once
         tx.seen_seq_nos = [*seen, seq_no]
+        if kind == "Ended" and tx.ended_at is not None:
+            # a second Ended under a new seqNo (some firmware repeats it): the seqNo is
+            # recorded, but the end is not laid over again, its samples (a copy of the first
+            # Ended's) are not stored twice, and nothing is re-published
+            return tx, False, status, expiry
         _apply(tx, p, ts, _energy_wh(groups), now)
         store.store_samples(
             s,

@@ -113,6 +113,38 @@ async def test_transaction_lifecycle(make_csms: MakeCsms, database_url: str) -> 
     assert [m.power_kw for m in sink.of("meter_values")] == [11.0, 11.0, 11.0]
 
 
+async def test_second_ended_under_a_new_seq_no_is_not_republished(
+    make_csms: MakeCsms, database_url: str
+) -> None:
+    app = await make_csms(database_url, security={"accept_all_id_tags": True})
+    sink = RecordingSink()
+    app.core.sinks.append(sink)
+    st = await booted(app.url, "CS-201", "2.0.1")
+    started = _tx_event("Started", 1, energy_wh=1000, idToken={"idToken": "T", "type": "Local"})
+    await st.call("TransactionEvent", started)
+    end = {"stoppedReason": "EVDisconnected"}
+    await st.call("TransactionEvent", _tx_event("Ended", 2, energy_wh=6000, info=end))
+    assert await st.call("TransactionEvent", _tx_event("Ended", 3, energy_wh=6000, info=end)) == {}
+    await st.close()
+    async with app.database.session() as s:
+        tx = (await s.execute(select(Transaction))).scalar_one()
+        energy = (
+            (
+                await s.execute(
+                    select(MeterValue.value_si).where(
+                        MeterValue.measurand == "Energy.Active.Import.Register"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert tx.seen_seq_nos == [1, 2, 3] and tx.meter_stop_wh == 6000
+    assert sorted(energy) == [1000.0, 6000.0]
+    assert [t.event for t in sink.of("transaction")] == ["started", "ended"]
+    assert len(sink.of("meter_values")) == 2
+
+
 async def test_ended_for_unknown_transaction_is_stored(csms_app: CsmsApp) -> None:
     st = await booted(csms_app.url, "CS-unk", "2.0.1")
     ended = _tx_event("Ended", 7, energy_wh=500, info={"stoppedReason": "Local"})
