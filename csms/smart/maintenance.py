@@ -4,18 +4,24 @@
   criteria badly): clear every matching profile of our record by id, then read
   the composite schedule to verify the limit is gone.
 * Re-install after BootNotification: a rebooted station may have lost its
-  profiles. Every recorded, unexpired profile is re-sent exactly as it was
-  accepted; TxProfiles are dropped (their transaction ended with the reboot).
+  profiles. The capabilities are read again, then every recorded, unexpired
+  profile is re-sent as it was accepted, or with its recorded kW re-converted
+  when the station no longer supports its unit; TxProfiles are dropped (their
+  transaction ended with the reboot), and so is every record the station refuses.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from csms.errors import CsmsError, OcppCallError
 from csms.ports import StationSession
 from csms.smart.errors import InvalidLimit, LimitRejected
-from csms.smart.profiles import clear_requests, rejection_reason
+from csms.smart.profiles import Period, clear_requests, rejection_reason
+from csms.smart.store import Record
+from csms.smart.units import RateUnit, choose_rate_unit, kw_to_limit, limit_to_kw
 from csms.smart.verify import read_composite_kw
 from evcommon import contract
 from evcommon.logs import get_logger
@@ -126,7 +132,38 @@ async def install_safe_limits(
     return out
 
 
+def _schedules(version: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+    profile = request["csChargingProfiles" if version == "1.6" else "chargingProfile"]
+    sched = profile["chargingSchedule"]
+    return [sched] if isinstance(sched, dict) else list(sched)
+
+
+def _reconverted(svc: SmartCharging, rec: Record, unit: RateUnit) -> Record:
+    """``rec`` with its request's limits re-converted from the recorded kW to ``unit``."""
+    request = copy.deepcopy(rec.request)
+    periods_kw: list[Period] = []
+    for sched in _schedules(rec.ocpp_version, request):
+        sched["chargingRateUnit"] = unit
+        for i, period in enumerate(sched.get("chargingSchedulePeriod") or []):
+            elec = svc.electrical(rec.station_id, period.get("numberPhases"), rec.connector_id)
+            kw = rec.periods_kw[i].limit if i < len(rec.periods_kw) else 0.0
+            period["limit"] = kw_to_limit(kw, unit, voltage_v=elec.voltage_v, phases=elec.phases)
+            if len(periods_kw) <= i:
+                periods_kw.append(
+                    Period(
+                        int(period["startPeriod"]),
+                        limit_to_kw(
+                            period["limit"], unit, voltage_v=elec.voltage_v, phases=elec.phases
+                        ),
+                    )
+                )
+    return replace(rec, rate_unit=unit, periods_kw=periods_kw, request=request)
+
+
 async def reinstall(svc: SmartCharging, session: StationSession) -> None:
+    """Re-send the recorded profiles after a boot, in a unit the station supports now
+    (capabilities are re-read first: new firmware or a replaced box may take only A).
+    A record the station refuses is removed: it is no basis for the over-limit check."""
     station_id = session.station_id
     now = svc.clock.now()
     records = svc.store.records(station_id)
@@ -138,27 +175,49 @@ async def reinstall(svc: SmartCharging, session: StationSession) -> None:
         or r.ocpp_version != session.ocpp_version
     ]
     await svc.store.remove(station_id, stale)
+    if not svc.store.records(station_id):
+        return
+    try:
+        caps = await svc.capabilities(session)
+    except CsmsError as exc:
+        log.warning("re-install interrupted", station_id=station_id, error=str(exc))
+        return
+    forced = svc.settings.station(station_id).rate_unit
     for rec in svc.store.records(station_id):
+        unit: RateUnit = "A" if rec.rate_unit == "A" else "W"
+        if forced is not None or (caps.known and unit not in caps.rate_units):
+            unit = choose_rate_unit(caps.rate_units, forced)
+        sent = rec if unit == rec.rate_unit else _reconverted(svc, rec, unit)
         try:
-            response = await svc._call(session, "SetChargingProfile", rec.request)
-            status = response.get("status")
+            response = await svc._call(session, "SetChargingProfile", sent.request)
+            status = str(response.get("status"))
             reason = rejection_reason(response)
         except OcppCallError as exc:
             status, reason = "CallError", str(exc)
         except CsmsError as exc:
             log.warning("re-install interrupted", station_id=station_id, error=str(exc))
             return
+        svc.metrics.profiles.labels(session.ocpp_version, rec.purpose, status).inc()
         if status == "Accepted":
             svc._accepted_since_boot.add(station_id)
-            svc._emit_profile(rec, "reinstalled")
-            log.info("profile re-installed", station_id=station_id, profile_id=rec.profile_id)
-        else:
-            svc._emit_profile(rec, "rejected", reason=f"re-install after boot: {reason}")
-            svc._emit(
-                contract.Alarm(
-                    station_id=station_id,
-                    connector_id=rec.connector_id,
-                    kind="profile_rejected",
-                    message=f"profile {rec.profile_id} not re-installed after boot: {reason}",
-                )
+            if sent is not rec:
+                await svc.store.save(sent)
+            svc._emit_profile(sent, "reinstalled")
+            log.info(
+                "profile re-installed",
+                station_id=station_id,
+                profile_id=rec.profile_id,
+                rate_unit=unit,
             )
+            continue
+        # not installed: drop the record, or the monitor would hold the station to it
+        await svc.store.remove(station_id, [rec.profile_id])
+        svc._emit_profile(rec, "rejected", reason=f"re-install after boot: {reason}")
+        svc._emit(
+            contract.Alarm(
+                station_id=station_id,
+                connector_id=rec.connector_id,
+                kind="profile_rejected",
+                message=f"profile {rec.profile_id} not re-installed after boot: {reason}",
+            )
+        )

@@ -39,6 +39,8 @@ class Quirks(Section):
     ignores_limits: bool = False  # answers Accepted but draws as if unlimited
     clear_by_criteria_unknown: bool = False  # ClearChargingProfile without id -> Unknown
     lose_profiles_on_reboot: bool = True
+    #: a firmware update / replaced box: the next reboot switches ``rate_units`` to this
+    rate_units_after_reboot: Literal["A", "W", "both"] | None = None
     #: firmware that reports every composite period as "no limit": limit -1, numberPhases -1
     composite_no_limit_negative: bool = False
 

@@ -391,6 +391,10 @@ class SimStation:
                 c.resume_after_boot = c.ev is not None
         if self.config.quirks.lose_profiles_on_reboot:
             self.store.reset()
+        if self.config.quirks.rate_units_after_reboot is not None:
+            # quirk: new firmware / a replaced box that supports other units
+            self.config.quirks.rate_units = self.config.quirks.rate_units_after_reboot
+            self.proto.configuration_changed()
         self._need_boot, self._boot_reason, self._reconnect_now = True, "RemoteReset", True
         self.heartbeat_interval_s = self.config.heartbeat_interval_s
         if self.conn is not None:

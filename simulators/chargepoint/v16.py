@@ -57,6 +57,10 @@ class V16Adapter:
             "MaxChargingProfilesInstalled": (str(q.max_profiles_installed), True),
         }
 
+    def configuration_changed(self) -> None:
+        units = UNITS_16[self.st.config.quirks.rate_units]
+        self.settings["ChargingScheduleAllowedChargingRateUnit"] = (units, True)
+
     # station -> CSMS ----------------------------------------------------------------
     async def boot(self, conn: OcppConnection, reason: str) -> tuple[str, float]:
         cfg = self.st.config

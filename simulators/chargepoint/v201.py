@@ -46,6 +46,10 @@ class V201Adapter(V201Handlers):
         self.st = station
         self.dm = devicemodel.build(station.config)
 
+    def configuration_changed(self) -> None:
+        key = ("SmartChargingCtrlr", None, "RateUnit", None)
+        self.dm[key] = devicemodel.build(self.st.config)[key]
+
     # station -> CSMS ----------------------------------------------------------------
     async def boot(self, conn: OcppConnection, reason: str) -> tuple[str, float]:
         cfg = self.st.config

@@ -18,6 +18,10 @@ class VersionAdapter(Protocol):
 
     async def heartbeat(self, conn: OcppConnection) -> None: ...
 
+    def configuration_changed(self) -> None:
+        """Re-read the quirks that the station reports in its configuration."""
+        ...
+
     async def report_station(self, conn: OcppConnection) -> None:
         """Statuses that concern the whole station after a (re)connect (1.6 connector 0)."""
         ...
