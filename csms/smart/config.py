@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from evcommon.config import Section
@@ -13,6 +15,9 @@ class StationElectrical(Section):
 
     voltage_v: float | None = Field(default=None, gt=0, description="phase-to-neutral voltage")
     phases: int | None = Field(default=None, ge=1, le=3, description="phases to the EVSEs")
+    current_type: Literal["AC", "DC"] | None = Field(
+        default=None, description="AC or DC; unset: detected from what the station reports"
+    )
     rate_unit: str | None = Field(
         default=None,
         pattern="^(W|A)$",

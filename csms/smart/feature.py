@@ -35,7 +35,8 @@ class SmartSink:
         await self.service.on_transaction(event)
 
     async def ev_needs(self, event: contract.EVChargingNeeds) -> None:
-        return None
+        if event.source == "ev":
+            self.service.on_ev_needs(event)
 
     async def station_booted(self, station: StationSession) -> None:
         await self.service.station_booted(station)

@@ -19,6 +19,16 @@ from csms.smart import capabilities as caps_mod
 from csms.smart import maintenance, plan, setting
 from csms.smart.capabilities import Capabilities
 from csms.smart.config import SmartChargingSection
+from csms.smart.electrical import (
+    EV_NEEDS_PHASES,
+    CurrentType,
+    PhasesSource,
+    PhaseTracker,
+    current_type_from_meter,
+    current_type_from_needs,
+    phases_from_meter,
+    resolve_phases,
+)
 from csms.smart.errors import LimitRejected
 from csms.smart.metrics import SmartMetrics
 from csms.smart.monitor import OverLimitMonitor
@@ -41,29 +51,13 @@ NOT_SUPPORTED = ("NotImplemented", "NotSupported")
 SmartEvent = contract.ProfileEvent | contract.Alarm
 
 
-def phases_from_meter(event: contract.MeterValuesEvent) -> int | None:
-    """Phases in use, from what the station reports: the number of phases with
-    current in the per-phase readings, else power / (voltage * current) when all
-    three are given (needs a real load: at least 1 A). None when it cannot tell."""
-    if event.current_a_phases:
-        used = [k for k, a in event.current_a_phases.items() if k.startswith("L") and a > 0.5]
-        if 1 <= len(used) <= 3:
-            return len(used)
-    p, v, i = event.power_kw, event.voltage_v, event.current_a
-    if p is None or v is None or i is None or i < 1.0 or v < 50:
-        return None
-    ratio = p * 1000.0 / (v * i)
-    nearest = round(ratio)
-    if 1 <= nearest <= 3 and abs(ratio - nearest) < 0.2:
-        return int(nearest)
-    return None
-
-
 @dataclass
 class Electrical:
     voltage_v: float
-    phases: int  # used for conversion
-    number_phases: int | None  # sent in the profile (None: the station assumes 3)
+    phases: int  # used for conversion (1 for DC: P = V x I)
+    number_phases: int | None  # sent in the profile (None: the station assumes 3; never DC)
+    current_type: CurrentType = "AC"
+    phases_source: PhasesSource = "default"
 
 
 class SmartCharging:
@@ -83,7 +77,9 @@ class SmartCharging:
         self._listeners: list[Callable[[SmartEvent], None]] = []
         self._caps: dict[str, Capabilities] = {}
         self._voltage_v: dict[str, float] = {}
-        self._phases: dict[tuple[str, int], int] = {}  # learned from MeterValues
+        self._phases: dict[tuple[str, int], PhaseTracker] = {}  # learned from MeterValues
+        self._phases_ev: dict[tuple[str, int], int] = {}  # from NotifyEVChargingNeeds
+        self._current_type: dict[str, CurrentType] = {}  # learned, until the next boot
         self._tx: dict[tuple[str, int], str] = {}
         self._disabled: dict[str, str] = {}  # station -> reason, until its next boot
         self._disabled_reported: set[str] = set()
@@ -143,19 +139,58 @@ class SmartCharging:
         self, station_id: str, number_phases: int | None, connector_id: int = 0
     ) -> Electrical:
         """Voltage: the station's config section, else what it reported, else the default.
-        Phases: the request's number_phases, else the station's config section, else what
-        the connector's meter values show (see :func:`phases_from_meter`), else the default."""
+        DC (config ``current_type``, else learned): one "phase", numberPhases never sent.
+        Phases: the request's number_phases, else the station's config section, else the
+        EV's charging needs, else what the connector's meter values show (see
+        :class:`PhaseTracker`), else the default."""
         entry = self.settings.station(station_id)
         voltage_v = entry.voltage_v or self._voltage_v.get(
             station_id, self.settings.default_voltage_v
         )
-        phases = (
-            number_phases
-            or entry.phases
-            or self._phases.get((station_id, connector_id), self.settings.default_phases)
-        )
+        current_type = entry.current_type or self._current_type.get(station_id, "AC")
+        if current_type == "DC":
+            return Electrical(voltage_v, 1, None, "DC", "dc")
+        phases, source = self._phases_of(station_id, connector_id, number_phases)
         sent = number_phases if number_phases is not None else (None if phases == 3 else phases)
-        return Electrical(voltage_v, phases, sent)
+        return Electrical(voltage_v, phases, sent, "AC", source)
+
+    def _phases_of(
+        self, station_id: str, connector_id: int, number_phases: int | None
+    ) -> tuple[int, PhasesSource]:
+        key = (station_id, connector_id)
+        tracker = self._phases.get(key)
+        return resolve_phases(
+            requested=number_phases,
+            configured=self.settings.station(station_id).phases,
+            ev_needs=self._phases_ev.get(key),
+            metered=tracker.learned if tracker is not None else None,
+            default=self.settings.default_phases,
+        )
+
+    def _learn_current_type(
+        self, station_id: str, found: tuple[CurrentType, dict[str, Any]] | None, via: str
+    ) -> None:
+        """Decide AC/DC once per boot (a config override wins), logged with the evidence.
+        The meter decides only while nothing else has; the EV's energyTransferMode is
+        the stronger evidence and may correct it."""
+        if found is None:
+            return
+        kind, evidence = found
+        known = self._current_type.get(station_id)
+        if known == kind or (known is not None and via != "ev_needs"):
+            return
+        self._current_type[station_id] = kind
+        configured = self.settings.station(station_id).current_type
+        log.info(
+            "station current type",
+            station_id=station_id,
+            current_type=configured or kind,
+            detected=kind,
+            via=via,
+            previous=known,
+            overridden_by_config=configured is not None and configured != kind,
+            **evidence,
+        )
 
     # -- set -------------------------------------------------------------------
     async def set_limit(self, cmd: contract.SetLimit, *, fallback: bool = True) -> dict[str, Any]:
@@ -301,8 +336,11 @@ class SmartCharging:
         self.monitor.forget(station_id)
         for key in [k for k in self._tx if k[0] == station_id]:
             del self._tx[key]
+        self._current_type.pop(station_id, None)
         for pkey in [k for k in self._phases if k[0] == station_id]:
             del self._phases[pkey]
+        for ekey in [k for k in self._phases_ev if k[0] == station_id]:
+            del self._phases_ev[ekey]
         if self.settings.reinstall_on_boot:
             async with self._lock(station_id):
                 await maintenance.reinstall(self, session)
@@ -314,6 +352,7 @@ class SmartCharging:
     async def on_transaction(self, event: contract.TransactionEvent) -> None:
         key = (event.station_id, event.connector_id)
         if event.event == "ended":
+            self._phases_ev.pop(key, None)  # the next vehicle says its own
             if self._tx.get(key) == event.transaction_id:
                 del self._tx[key]
         else:
@@ -345,9 +384,29 @@ class SmartCharging:
     def on_meter(self, event: contract.MeterValuesEvent) -> None:
         if event.voltage_v is not None and event.voltage_v > 50:
             self._voltage_v[event.station_id] = event.voltage_v
-        phases = phases_from_meter(event)
-        if phases is not None:
-            self._phases[(event.station_id, event.connector_id)] = phases
+        self._learn_current_type(event.station_id, current_type_from_meter(event), "meter")
+        self._observe_phases(event)
         if event.transaction_id is not None and event.connector_id > 0:
             self._tx.setdefault((event.station_id, event.connector_id), event.transaction_id)
         self.monitor.check(event, self.clock.now())
+
+    def _observe_phases(self, event: contract.MeterValuesEvent) -> None:
+        key = (event.station_id, event.connector_id)
+        tracker = self._phases.setdefault(key, PhaseTracker())
+        before = tracker.learned
+        if tracker.observe(phases_from_meter(event)):
+            log.info(
+                "phase count learned from meter values",
+                station_id=event.station_id,
+                connector_id=event.connector_id,
+                phases=tracker.learned,
+                previous=before,
+            )
+
+    def on_ev_needs(self, event: contract.EVChargingNeeds) -> None:
+        """2.0.1 NotifyEVChargingNeeds: energyTransferMode says DC, or the AC phases."""
+        found = current_type_from_needs(event)
+        self._learn_current_type(event.station_id, found, "ev_needs")
+        phases = EV_NEEDS_PHASES.get(event.energy_transfer_mode or "")
+        if phases is not None:
+            self._phases_ev[(event.station_id, event.connector_id)] = phases

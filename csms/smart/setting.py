@@ -166,6 +166,8 @@ async def _installed(
         "rate_unit": p.unit,
         "voltage_v": elec.voltage_v,
         "phases": elec.phases,
+        "phases_source": elec.phases_source,
+        "current_type": elec.current_type,
         "limits": [q.limit for q in p.schedule.periods],
         "limit_kw": rec.periods_kw[0].limit if rec.periods_kw else 0.0,
         "truncated_periods": p.schedule.truncated_periods,

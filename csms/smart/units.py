@@ -8,7 +8,9 @@ Conversion (documented in docs/smart-charging.md)::
 ``voltage_v`` is the phase-to-neutral voltage (230 V by default) from the
 station's config section, or the last voltage the station reported in its
 MeterValues. ``phases`` is the request's ``number_phases`` when given, else the
-station's configured phases; OCPP says an absent numberPhases means 3. Limits
+station's configured phases; OCPP says an absent numberPhases means 3. A DC
+charger is converted with ``phases = 1`` (P = V x I, V the DC voltage it reports)
+and is never sent numberPhases (see csms.smart.electrical). Limits
 are rounded *down* to 0.1 (OCPP accepts at most one decimal), so a converted
 limit never exceeds the requested power.
 """

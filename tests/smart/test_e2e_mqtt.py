@@ -16,6 +16,7 @@ from websockets.typing import Subprotocol
 
 from csms.app import CsmsApp
 from csms.db.models import Station
+from csms.smart.electrical import SAMPLES_TO_CHANGE
 from evcommon import contract
 from evcommon.clock import SimClock
 from simulators.chargepoint.config import Quirks, StationConfig
@@ -51,11 +52,17 @@ async def site(
 
 
 async def charging(station: SimStation, probe: ContractProbe) -> None:
-    """Plug in a 7.2 kW vehicle and wait until the meter topic shows 6.6 kW."""
+    """Plug in a 7.2 kW vehicle and wait until the meter topic shows 6.6 kW in enough
+    samples for the CSMS to learn the phase count (it ignores a single sample)."""
     ev = Vehicle("EV1", VehicleSpec(ac_max_kw=7.2), arrival_soc_pct=20)
     assert await station.plug_in(1, ev)
     meter = probe.topics.connector_meter("CP1", 1)
-    await probe.wait_for(lambda t, d: t == meter and d.get("power_kw", 0) > 6.0)
+    for _ in range(SAMPLES_TO_CHANGE):
+        await probe.wait_for(
+            lambda t, d: t == meter and d.get("power_kw", 0) > 6.0,
+            after=len(probe.messages),
+            timeout_s=3 * METER_S / SPEED + 2,
+        )
 
 
 async def next_meter_kw(probe: ContractProbe, after: int) -> float:

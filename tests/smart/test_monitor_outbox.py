@@ -109,12 +109,13 @@ def test_voltage_and_phases_precedence() -> None:
     assert svc.electrical("L1", None).voltage_v == 120
     eu = svc.electrical("EU", None)
     assert (eu.voltage_v, eu.phases, eu.number_phases) == (230, 3, None)  # 3: not sent
-    # OLD sets only its unit: what it reports wins over the defaults
-    svc.on_meter(
-        contract.MeterValuesEvent(
-            station_id="OLD", connector_id=1, power_kw=11.04, voltage_v=230, current_a=16
+    # OLD sets only its unit: what it reports (over several samples) wins over the defaults
+    for _ in range(3):
+        svc.on_meter(
+            contract.MeterValuesEvent(
+                station_id="OLD", connector_id=1, power_kw=11.04, voltage_v=230, current_a=16
+            )
         )
-    )
     old = svc.electrical("OLD", None, 1)
     assert (old.voltage_v, old.phases) == (230, 3)
     assert svc.electrical("OLD", 2, 1).number_phases == 2  # the request wins
