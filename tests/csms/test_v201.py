@@ -58,6 +58,13 @@ def _tx_event(
     return ev
 
 
+async def energy_register_values(s: Any) -> list[float]:
+    rows = await s.execute(
+        select(MeterValue.value_si).where(MeterValue.measurand == "Energy.Active.Import.Register")
+    )
+    return list(rows.scalars().all())
+
+
 async def test_transaction_lifecycle(make_csms: MakeCsms, database_url: str) -> None:
     app = await make_csms(database_url, security={"accept_all_id_tags": True})
     sink = RecordingSink()
@@ -91,17 +98,7 @@ async def test_transaction_lifecycle(make_csms: MakeCsms, database_url: str) -> 
 
     async with app.database.session() as s:
         tx = (await s.execute(select(Transaction))).scalar_one()
-        values = (
-            (
-                await s.execute(
-                    select(MeterValue.value_si).where(
-                        MeterValue.measurand == "Energy.Active.Import.Register"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        values = await energy_register_values(s)
         conn = await s.get(Connector, ("CS-201", 1, 1))
     assert tx.tx_key == "tx-abc" and tx.meter_start_wh == 1000 and tx.meter_stop_wh == 6000
     assert tx.stop_reason == "EVDisconnected" and tx.offline and tx.seen_seq_nos == [1, 2, 3]
@@ -128,17 +125,7 @@ async def test_second_ended_under_a_new_seq_no_is_not_republished(
     await st.close()
     async with app.database.session() as s:
         tx = (await s.execute(select(Transaction))).scalar_one()
-        energy = (
-            (
-                await s.execute(
-                    select(MeterValue.value_si).where(
-                        MeterValue.measurand == "Energy.Active.Import.Register"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        energy = await energy_register_values(s)
     assert tx.seen_seq_nos == [1, 2, 3] and tx.meter_stop_wh == 6000
     assert sorted(energy) == [1000.0, 6000.0]
     assert [t.event for t in sink.of("transaction")] == ["started", "ended"]
