@@ -24,6 +24,7 @@ from csms.smart.metrics import SmartMetrics
 from csms.smart.monitor import OverLimitMonitor
 from csms.smart.profiles import (
     composite_request,
+    ocpp_time,
     parse_composite,
     rejection_reason,
     unreadable_limit,
@@ -279,7 +280,7 @@ class SmartCharging:
         return {
             "connector_id": comp.connector_id,
             "rate_unit": comp.rate_unit,
-            "schedule_start": comp.start.isoformat() if comp.start else None,
+            "schedule_start": ocpp_time(comp.start) if comp.start else None,
             "duration_s": comp.duration_s,
             "periods": periods,
         }

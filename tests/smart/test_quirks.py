@@ -166,6 +166,8 @@ async def test_composite_schedule_and_invalid_requests(sqlite_url) -> None:
             )
         )
         assert comp["rate_unit"] == "A"
+        # the MQTT contract writes UTC times with a Z, never +00:00
+        assert comp["schedule_start"].endswith("Z") and "+00:00" not in comp["schedule_start"]
         # 3.3 kW at the default 230 V (nothing reported yet), 1 phase: 14.3 A
         assert comp["periods"][0]["limit"] == 14.3
         with pytest.raises(InvalidLimit, match="valid_to"):
