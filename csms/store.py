@@ -44,6 +44,13 @@ def record_boot(
     return status
 
 
+def touch_station(s: Session, station_id: str, now: datetime) -> None:
+    """Record traffic from the station (batched by the caller, see SEEN_INTERVAL_S)."""
+    row = s.get(Station, station_id)
+    if row is not None and (row.last_seen_at is None or row.last_seen_at < now):
+        row.last_seen_at = now
+
+
 def set_connector_status(
     s: Session,
     station_id: str,

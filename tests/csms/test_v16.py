@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from csms.app import CsmsApp
 from csms.db.models import Connector, MeterValue, Station, StationEvent, Transaction
+from evcommon.clock import ManualClock
 from tests.csms.client import booted
 from tests.csms.sink import RecordingSink
 from tests.plugins.csms import MakeCsms
@@ -189,3 +191,26 @@ async def test_sqlite_full_synchronous_mode(make_csms: MakeCsms) -> None:
         assert await st.call("MeterValues", mv) == {}
     await st.close()
     assert await _count(app, MeterValue) == 3
+
+
+async def test_last_seen_at_follows_traffic_at_most_once_a_minute(make_csms: MakeCsms) -> None:
+    clock = ManualClock(datetime(2026, 7, 1, 10, tzinfo=UTC))
+    app = await make_csms(clock=clock)
+    st = await booted(app.url, "CP-seen")
+    booted_at = clock.now()
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+
+    async def last_seen() -> datetime | None:
+        # the touch is queued before the handler's own unit: once answered, it is committed
+        assert await st.call("StatusNotification", status) == {}
+        async with app.database.session() as s:
+            row = await s.get(Station, "CP-seen", populate_existing=True)
+            assert row is not None
+            return row.last_seen_at
+
+    assert await last_seen() == booted_at
+    clock.set(booted_at + timedelta(seconds=30))  # within the minute: not written again
+    assert await last_seen() == booted_at
+    clock.set(booted_at + timedelta(seconds=61))
+    assert await last_seen() == booted_at + timedelta(seconds=61)
+    await st.close()
