@@ -109,6 +109,7 @@ def store_samples(
     *,
     source: str,
     now: datetime,
+    after_stop: bool = False,
 ) -> int:
     rows: list[dict[str, Any]] = [
         {
@@ -125,6 +126,7 @@ def store_samples(
             "value": x.value[:64],
             "value_si": x.value_si,
             "source": source,
+            "after_stop": after_stop,
         }
         for sampled_at, items in groups
         for x in items
@@ -132,6 +134,18 @@ def store_samples(
     if rows:
         defer_insert(s, MeterValue, rows)
     return len(rows)
+
+
+def transaction_stopped(s: Session, station_id: str, tx_key: str | None) -> bool:
+    """True if the station already ended this transaction (its StopTransaction is stored)."""
+    if tx_key is None:
+        return False
+    ended = s.execute(
+        select(Transaction.ended_at).where(
+            Transaction.station_id == station_id, Transaction.tx_key == tx_key
+        )
+    ).scalar_one_or_none()
+    return ended is not None
 
 
 def store_event(

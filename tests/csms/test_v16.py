@@ -214,3 +214,30 @@ async def test_last_seen_at_follows_traffic_at_most_once_a_minute(make_csms: Mak
     clock.set(booted_at + timedelta(seconds=61))
     assert await last_seen() == booted_at + timedelta(seconds=61)
     await st.close()
+
+
+async def test_meter_values_after_stop_are_stored_flagged_and_counted(
+    make_csms: MakeCsms, database_url: str
+) -> None:
+    app = await make_csms(database_url, security={"accept_all_id_tags": True})
+    st = await booted(app.url, "CP-after")
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS}
+    tx_id = (await st.call("StartTransaction", start))["transactionId"]
+
+    def mv(wh: int) -> dict[str, Any]:
+        sample = {"timestamp": TS, "sampledValue": [{"value": str(wh)}]}
+        return {"connectorId": 1, "transactionId": tx_id, "meterValue": [sample]}
+
+    assert await st.call("MeterValues", mv(1000)) == {}
+    stop = {"transactionId": tx_id, "meterStop": 2000, "timestamp": TS}
+    assert await st.call("StopTransaction", stop) == {}
+    assert await st.call("MeterValues", mv(2100)) == {}  # the station keeps metering
+    await st.close()
+    async with app.database.session() as s:
+        rows = (await s.execute(select(MeterValue).order_by(MeterValue.id))).scalars().all()
+    assert [(r.value_si, r.tx_key, r.after_stop) for r in rows] == [
+        (1000.0, str(tx_id), False),
+        (2100.0, str(tx_id), True),
+    ]
+    (metric,) = app.core.metrics.meter_values_after_stop.collect()
+    assert {x.name: x.value for x in metric.samples}["csms_meter_values_after_stop_total"] == 1
