@@ -248,8 +248,8 @@ class SmartCharging:
             return {"status": "skipped", "reason": "verify is off"}
         result = await verify_installed(self, session, rec, kind, cmd)
         if result["status"] == "mismatch":
+            # the mismatch ProfileEvent follows the "installed" one (setting._installed)
             log.warning("composite schedule mismatch", station_id=rec.station_id, **result)
-            self._emit_profile(rec, "mismatch", reason=result.get("reason"))
         return result
 
     # -- composite ---------------------------------------------------------------

@@ -198,3 +198,14 @@ async def test_record_survives_a_csms_restart(database_url) -> None:
                 while st.limit_kw(1) > 4.01:
                     await clock.sleep(5)
             assert st.limit_kw(1) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_mismatch_event_follows_installed(sqlite_url, version) -> None:
+    """A composite schedule above what we installed: "installed" first, then "mismatch"."""
+    quirks = Quirks(composite_limit_factor=2.0)
+    async with one_station(sqlite_url, version, quirks) as (svc, _st, events, clock):
+        result = await svc.set_limit(limit(clock))
+        assert result["verification"]["status"] == "mismatch"
+        kinds = [e.event for e in events if isinstance(e, contract.ProfileEvent)]
+        assert kinds == ["installed", "mismatch"]
