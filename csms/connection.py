@@ -7,12 +7,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from csms import store
 from csms.errors import CallTimeout, OcppCallError, StationNotReady, StationOffline
 from csms.ocpp import protocol
 from csms.ocpp.protocol import Call, CallError, CallResult, FrameError, Version
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[dict[str, Any]]]
 # Actions a station may send before its BootNotification was Accepted.
 ALLOWED_BEFORE_BOOT = frozenset({"BootNotification", "Heartbeat"})
+# stations.last_seen_at is written at most this often per connection: one write a
+# minute instead of one per message
+SEEN_INTERVAL_S = 60.0
 
 
 class Connection:
@@ -52,6 +57,7 @@ class Connection:
         self._pending: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._busy = asyncio.Lock()  # held while one of the station's CALLs is handled
         self.bad_clock_logged = False
+        self._seen_written: datetime | None = None
 
     @property
     def online(self) -> bool:
@@ -110,7 +116,18 @@ class Connection:
         self.closed = True
         await self.ws.close(code, reason)
 
+    def _seen(self) -> None:
+        """Any frame from the station: queue a last_seen_at update, at most once a minute."""
+        now = self.core.clock.now()
+        last = self._seen_written
+        if last is not None and (now - last).total_seconds() < SEEN_INTERVAL_S:
+            return
+        self._seen_written = now
+        station_id = self.station_id
+        self.core.commits.post(lambda s: store.touch_station(s, station_id, now))
+
     async def _on_message(self, raw: str | bytes) -> None:
+        self._seen()
         m = self.core.metrics
         try:
             frame = protocol.parse(raw, self.ocpp_version)

@@ -56,6 +56,11 @@ class Metrics:
             registry=r,
         )
         self.db_errors = Counter("csms_db_errors", "Database units of work that failed", registry=r)
+        self.meter_values_after_stop = Counter(
+            "csms_meter_values_after_stop",
+            "MeterValues for a transaction the station had already stopped (stored, flagged)",
+            registry=r,
+        )
         self.station_connected = Gauge(
             "csms_station_connected",
             "1 while the station is connected, 0 after it disconnected (per station)",

@@ -108,6 +108,15 @@ def _phase_key(phase: str) -> str:
     return phase.split("-")[0]  # "L1-N" -> "L1"
 
 
+DECIMALS = 6  # of a normalised value: a milliwatt-hour in kWh, finer than any meter
+
+
+def _rounded(v: float | dict[str, float]) -> float | dict[str, float]:
+    if isinstance(v, dict):
+        return {k: round(x, DECIMALS) for k, x in v.items()}
+    return round(v, DECIMALS)
+
+
 def to_event(
     station_id: str,
     connector_id: int,
@@ -152,6 +161,8 @@ def to_event(
         fields.setdefault("current_a", max(current_phases.values()))
     if not fields:
         return None
+    # unit scaling (Wh -> kWh, 10**multiplier) leaves float noise such as 10.993947270000001
+    fields = {k: _rounded(v) for k, v in fields.items()}
     return contract.MeterValuesEvent(
         ts=received_at,
         station_id=station_id,

@@ -44,6 +44,13 @@ def record_boot(
     return status
 
 
+def touch_station(s: Session, station_id: str, now: datetime) -> None:
+    """Record traffic from the station (batched by the caller, see SEEN_INTERVAL_S)."""
+    row = s.get(Station, station_id)
+    if row is not None and (row.last_seen_at is None or row.last_seen_at < now):
+        row.last_seen_at = now
+
+
 def set_connector_status(
     s: Session,
     station_id: str,
@@ -102,6 +109,7 @@ def store_samples(
     *,
     source: str,
     now: datetime,
+    after_stop: bool = False,
 ) -> int:
     rows: list[dict[str, Any]] = [
         {
@@ -118,6 +126,7 @@ def store_samples(
             "value": x.value[:64],
             "value_si": x.value_si,
             "source": source,
+            "after_stop": after_stop,
         }
         for sampled_at, items in groups
         for x in items
@@ -125,6 +134,18 @@ def store_samples(
     if rows:
         defer_insert(s, MeterValue, rows)
     return len(rows)
+
+
+def transaction_stopped(s: Session, station_id: str, tx_key: str | None) -> bool:
+    """True if the station already ended this transaction (its StopTransaction is stored)."""
+    if tx_key is None:
+        return False
+    ended = s.execute(
+        select(Transaction.ended_at).where(
+            Transaction.station_id == station_id, Transaction.tx_key == tx_key
+        )
+    ).scalar_one_or_none()
+    return ended is not None
 
 
 def store_event(

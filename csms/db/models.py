@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
@@ -134,6 +135,8 @@ class MeterValue(Base):
     value: Mapped[str] = mapped_column(String(64))
     value_si: Mapped[float | None] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(24))  # MeterValues, StopTransaction, ...
+    # sent for a transaction the station had already stopped (1.6): kept, but flagged
+    after_stop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IdTag(Base):

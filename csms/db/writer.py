@@ -86,6 +86,14 @@ class CommitQueue:
         self._queue.put_nowait((work, fut))
         return await fut
 
+    def post(self, work: Callable[[Session], Any]) -> None:
+        """Queue ``work`` for the next batch without waiting for it (bookkeeping such as
+        last_seen_at, where the caller has nothing to acknowledge); failures are logged
+        and counted by the writer."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._queue.put_nowait((work, fut))
+
     async def serve(self) -> None:
         """The single writer loop (run it as a task for the life of the app)."""
         while True:

@@ -152,19 +152,38 @@ def sample_groups(
 
 
 async def store_meter_values(
-    conn: Connection, connector_id: int, tx_key: str | None, meter_values: list[dict[str, Any]]
+    conn: Connection,
+    connector_id: int,
+    tx_key: str | None,
+    meter_values: list[dict[str, Any]],
+    *,
+    flag_after_stop: bool = False,
 ) -> None:
-    """A MeterValues message (both versions): commit every sample, then emit the events."""
+    """A MeterValues message (both versions): commit every sample, then emit the events.
+
+    With ``flag_after_stop`` (1.6), samples for a transaction the station already
+    stopped are still stored, flagged ``after_stop`` and counted."""
     core = conn.core
     now = core.clock.now()
     groups = sample_groups(conn, meter_values)
 
-    def work(s: Session) -> None:
+    def work(s: Session) -> bool:
+        late = flag_after_stop and store.transaction_stopped(s, conn.station_id, tx_key)
         store.store_samples(
-            s, conn.station_id, connector_id, tx_key, groups, source="MeterValues", now=now
+            s,
+            conn.station_id,
+            connector_id,
+            tx_key,
+            groups,
+            source="MeterValues",
+            now=now,
+            after_stop=late,
         )
+        return late
 
-    await core.commits.run(work)
+    if await core.commits.run(work):
+        core.metrics.meter_values_after_stop.inc()
+        conn.log.info("meter values after StopTransaction", transaction_id=tx_key)
     for sampled_at, items in groups if core.sinks else ():
         event = normalise.to_event(conn.station_id, connector_id, tx_key, sampled_at, items, now)
         if event is not None:

@@ -170,7 +170,9 @@ async def stop_transaction(conn: Connection, p: dict[str, Any]) -> dict[str, Any
 
 async def meter_values(conn: Connection, p: dict[str, Any]) -> dict[str, Any]:
     tx_key = str(p["transactionId"]) if p.get("transactionId") is not None else None
-    await common.store_meter_values(conn, p["connectorId"], tx_key, p["meterValue"])
+    await common.store_meter_values(
+        conn, p["connectorId"], tx_key, p["meterValue"], flag_after_stop=True
+    )
     return {}
 
 

@@ -34,6 +34,7 @@ from csms.smart.metrics import SmartMetrics
 from csms.smart.monitor import OverLimitMonitor
 from csms.smart.profiles import (
     composite_request,
+    ocpp_time,
     parse_composite,
     rejection_reason,
     unreadable_limit,
@@ -282,8 +283,8 @@ class SmartCharging:
             return {"status": "skipped", "reason": "verify is off"}
         result = await verify_installed(self, session, rec, kind, cmd)
         if result["status"] == "mismatch":
+            # the mismatch ProfileEvent follows the "installed" one (setting._installed)
             log.warning("composite schedule mismatch", station_id=rec.station_id, **result)
-            self._emit_profile(rec, "mismatch", reason=result.get("reason"))
         return result
 
     # -- composite ---------------------------------------------------------------
@@ -314,7 +315,7 @@ class SmartCharging:
         return {
             "connector_id": comp.connector_id,
             "rate_unit": comp.rate_unit,
-            "schedule_start": comp.start.isoformat() if comp.start else None,
+            "schedule_start": ocpp_time(comp.start) if comp.start else None,
             "duration_s": comp.duration_s,
             "periods": periods,
         }

@@ -157,6 +157,9 @@ async def _installed(
         tried = "; ".join(f"{a['purpose']} {a['reason']}" for a in attempts[:-1])
         reason = f"fell back from {cmd.purpose}: {tried or 'no transaction'}"
     svc._emit_profile(rec, "installed", reason=reason)
+    if verification["status"] == "mismatch":
+        # after "installed": a consumer must know the profile before hearing it is off
+        svc._emit_profile(rec, "mismatch", reason=verification.get("reason"))
     return {
         "profile_id": spec.profile_id,
         "purpose": spec.purpose,

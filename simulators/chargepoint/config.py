@@ -43,6 +43,9 @@ class Quirks(Section):
     rate_units_after_reboot: Literal["A", "W", "both"] | None = None
     #: firmware that reports every composite period as "no limit": limit -1, numberPhases -1
     composite_no_limit_negative: bool = False
+    #: firmware whose composite schedule misstates the limits it applies by this factor
+    #: (e.g. per-phase amps reported as a total): the CSMS's verification sees a mismatch
+    composite_limit_factor: float = Field(default=1.0, gt=0)
 
 
 class StationConfig(Section):

@@ -83,7 +83,12 @@ def composite(
 
 def quirk_schedule(station: SimStation, schedule: dict[str, Any]) -> dict[str, Any]:
     """A composite schedule as the station's firmware words it (quirk
-    ``composite_no_limit_negative``: "no limit" as -1 for limit and numberPhases)."""
+    ``composite_no_limit_negative``: "no limit" as -1 for limit and numberPhases;
+    ``composite_limit_factor``: limits misstated by a factor)."""
+    factor = station.config.quirks.composite_limit_factor
+    if factor != 1.0:
+        for period in schedule.get("chargingSchedulePeriod", []):
+            period["limit"] = round(period["limit"] * factor, 1)
     if station.config.quirks.composite_no_limit_negative:
         for period in schedule.get("chargingSchedulePeriod", []):
             period["limit"] = -1

@@ -148,3 +148,24 @@ async def test_private_broker_round_trip(mqtt_broker) -> None:  # type: ignore[n
                 assert got.power_kw == 42.0
                 break
     assert os.environ.get("EVSITE_CLOCK", "real")
+
+
+def test_stdlib_log_lines_are_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """aiomqtt/paho log through stdlib logging: their lines must be JSON in a JSON log."""
+    import json
+    import logging
+
+    import structlog
+
+    from evcommon.logs import configure_logging
+
+    configure_logging("info", "json")
+    try:
+        logging.getLogger("aiomqtt").warning("broker %s went away", "b1")
+    finally:
+        structlog.reset_defaults()
+        logging.basicConfig(force=True)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    rec = json.loads(line)
+    assert rec["event"] == "broker b1 went away" and rec["level"] == "warning"
+    assert rec["logger"] == "aiomqtt" and "timestamp" in rec

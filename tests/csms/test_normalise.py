@@ -67,3 +67,22 @@ def test_station_clock_sanity() -> None:
     assert normalise.parse_station_time("2026-07-01T11:00:00", NOW) == datetime(
         2026, 7, 1, 11, tzinfo=UTC
     )
+
+
+def test_event_values_are_rounded() -> None:
+    """Wh -> kWh scaling leaves float noise (10.993947270000001) that must not reach MQTT."""
+    items = normalise.samples(
+        {
+            "sampledValue": [
+                {"value": "10993.94727"},
+                {"value": "10993.94727", "measurand": "Power.Active.Import", "phase": "L1"},
+                {"value": "1.23456789", "measurand": "Power.Active.Import", "unit": "kW"},
+            ]
+        }
+    )
+    ev = normalise.to_event("CP", 1, "5", NOW, items, NOW)
+    assert ev is not None
+    assert ev.energy_kwh == 10.993947
+    assert ev.power_kw_phases == {"L1": 10.993947}
+    assert ev.power_kw == 1.234568
+    assert "10.993947270000001" not in ev.model_dump_json()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from csms.app import CsmsApp
 from csms.db.models import Connector, MeterValue, Station, StationEvent, Transaction
+from evcommon.clock import ManualClock
 from tests.csms.client import booted
 from tests.csms.sink import RecordingSink
 from tests.plugins.csms import MakeCsms
@@ -189,3 +191,53 @@ async def test_sqlite_full_synchronous_mode(make_csms: MakeCsms) -> None:
         assert await st.call("MeterValues", mv) == {}
     await st.close()
     assert await _count(app, MeterValue) == 3
+
+
+async def test_last_seen_at_follows_traffic_at_most_once_a_minute(make_csms: MakeCsms) -> None:
+    clock = ManualClock(datetime(2026, 7, 1, 10, tzinfo=UTC))
+    app = await make_csms(clock=clock)
+    st = await booted(app.url, "CP-seen")
+    booted_at = clock.now()
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+
+    async def last_seen() -> datetime | None:
+        # the touch is queued before the handler's own unit: once answered, it is committed
+        assert await st.call("StatusNotification", status) == {}
+        async with app.database.session() as s:
+            row = await s.get(Station, "CP-seen", populate_existing=True)
+            assert row is not None
+            return row.last_seen_at
+
+    assert await last_seen() == booted_at
+    clock.set(booted_at + timedelta(seconds=30))  # within the minute: not written again
+    assert await last_seen() == booted_at
+    clock.set(booted_at + timedelta(seconds=61))
+    assert await last_seen() == booted_at + timedelta(seconds=61)
+    await st.close()
+
+
+async def test_meter_values_after_stop_are_stored_flagged_and_counted(
+    make_csms: MakeCsms, database_url: str
+) -> None:
+    app = await make_csms(database_url, security={"accept_all_id_tags": True})
+    st = await booted(app.url, "CP-after")
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": TS}
+    tx_id = (await st.call("StartTransaction", start))["transactionId"]
+
+    def mv(wh: int) -> dict[str, Any]:
+        sample = {"timestamp": TS, "sampledValue": [{"value": str(wh)}]}
+        return {"connectorId": 1, "transactionId": tx_id, "meterValue": [sample]}
+
+    assert await st.call("MeterValues", mv(1000)) == {}
+    stop = {"transactionId": tx_id, "meterStop": 2000, "timestamp": TS}
+    assert await st.call("StopTransaction", stop) == {}
+    assert await st.call("MeterValues", mv(2100)) == {}  # the station keeps metering
+    await st.close()
+    async with app.database.session() as s:
+        rows = (await s.execute(select(MeterValue).order_by(MeterValue.id))).scalars().all()
+    assert [(r.value_si, r.tx_key, r.after_stop) for r in rows] == [
+        (1000.0, str(tx_id), False),
+        (2100.0, str(tx_id), True),
+    ]
+    (metric,) = app.core.metrics.meter_values_after_stop.collect()
+    assert {x.name: x.value for x in metric.samples}["csms_meter_values_after_stop_total"] == 1

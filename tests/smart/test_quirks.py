@@ -166,6 +166,8 @@ async def test_composite_schedule_and_invalid_requests(sqlite_url) -> None:
             )
         )
         assert comp["rate_unit"] == "A"
+        # the MQTT contract writes UTC times with a Z, never +00:00
+        assert comp["schedule_start"].endswith("Z") and "+00:00" not in comp["schedule_start"]
         # 3.3 kW at the default 230 V (nothing reported yet), 1 phase: 14.3 A
         assert comp["periods"][0]["limit"] == 14.3
         with pytest.raises(InvalidLimit, match="valid_to"):
@@ -196,3 +198,14 @@ async def test_record_survives_a_csms_restart(database_url) -> None:
                 while st.limit_kw(1) > 4.01:
                     await clock.sleep(5)
             assert st.limit_kw(1) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_mismatch_event_follows_installed(sqlite_url, version) -> None:
+    """A composite schedule above what we installed: "installed" first, then "mismatch"."""
+    quirks = Quirks(composite_limit_factor=2.0)
+    async with one_station(sqlite_url, version, quirks) as (svc, _st, events, clock):
+        result = await svc.set_limit(limit(clock))
+        assert result["verification"]["status"] == "mismatch"
+        kinds = [e.event for e in events if isinstance(e, contract.ProfileEvent)]
+        assert kinds == ["installed", "mismatch"]
