@@ -87,20 +87,28 @@ class Core:
             return [(sid, str(version), status is not None) for sid, version, status in rows]
 
         known = await self.database.transaction(read)
-        now = self.clock.now()
         for sid, version, registered in known:
             if sid in self.connections:
                 continue
             if registered:
                 self.metrics.station_offline(sid, version)
-            state = contract.StationState(
-                ts=now,
-                station_id=sid,
-                online=False,
-                ocpp_version=version,  # type: ignore[arg-type]
-            )
-            await self.emit("station_state", state)
+            await self.emit("station_state", self.presence(sid, version, online=False))
         return len(known)
+
+    def presence(
+        self, sid: str, version: str, *, online: bool, row: Station | None = None
+    ) -> contract.StationState:
+        """The retained station state; an online one carries the last boot's facts."""
+        return contract.StationState(
+            ts=self.clock.now(),
+            station_id=sid,
+            online=online,
+            ocpp_version=version,  # type: ignore[arg-type]
+            vendor=row.vendor if row is not None else None,
+            model=row.model if row is not None else None,
+            firmware_version=row.firmware_version if row is not None else None,
+            boot_status=row.boot_status if row is not None else None,
+        )
 
     # -- events ----------------------------------------------------------------
     async def emit(self, kind: str, event: contract._Event) -> None:

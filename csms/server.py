@@ -16,10 +16,8 @@ from websockets.http11 import Request, Response
 from csms import security
 from csms.connection import Connection
 from csms.core import Core
-from csms.db.models import Station
 from csms.ocpp import protocol, v16, v201
 from csms.ocpp.protocol import Version
-from evcommon import contract
 
 # a lazy proxy: binding at import time would freeze the logging config of that moment
 log = structlog.get_logger("csms.server")
@@ -45,22 +43,6 @@ def _station_id(path: str) -> str | None:
     if not sid or len(sid) > 48 or "/" in sid or not sid.isprintable():
         return None
     return sid
-
-
-def presence(
-    core: Core, sid: str, version: str | None, *, online: bool, row: Station | None = None
-) -> contract.StationState:
-    """The retained station state; an online one carries the last boot's facts."""
-    return contract.StationState(
-        ts=core.clock.now(),
-        station_id=sid,
-        online=online,
-        ocpp_version=version,  # type: ignore[arg-type]
-        vendor=row.vendor if row is not None else None,
-        model=row.model if row is not None else None,
-        firmware_version=row.firmware_version if row is not None else None,
-        boot_status=row.boot_status if row is not None else None,
-    )
 
 
 class OcppServer:
@@ -180,7 +162,7 @@ class OcppServer:
             # flap or a CSMS restart) sends no BootNotification: its presence flips here.
             # One that has never been Accepted flips at its BootNotification instead.
             await self.core.emit(
-                "station_state", presence(self.core, sid, version, online=True, row=row)
+                "station_state", self.core.presence(sid, version, online=True, row=row)
             )
         try:
             await conn.run()
@@ -191,7 +173,7 @@ class OcppServer:
                 self.core.metrics.station_offline(sid, version)
                 conn.log.info("disconnected", code=ws.close_code)
                 await self.core.emit(
-                    "station_state", presence(self.core, sid, version, online=False)
+                    "station_state", self.core.presence(sid, version, online=False)
                 )
 
     async def close(self) -> None:
