@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csms.db.models import Connector, IdTag, MeterValue, Station, StationEvent, Transaction
-from csms.db.writer import defer_insert
+from csms.db.writer import DEFERRED, defer_insert
 from csms.normalise import Sample
 
 
@@ -134,6 +134,63 @@ def store_samples(
     if rows:
         defer_insert(s, MeterValue, rows)
     return len(rows)
+
+
+def _content(connector_id: int, sampled_at: datetime | None, x: Any) -> tuple[Any, ...]:
+    at = sampled_at.astimezone(UTC).replace(tzinfo=None) if sampled_at is not None else None
+    return (connector_id, at, x.measurand, x.phase, x.context, x.value[:64])
+
+
+def unseen_samples(
+    s: Session,
+    station_id: str,
+    connector_id: int,
+    tx_key: str,
+    groups: list[tuple[datetime | None, list[Sample]]],
+) -> list[tuple[datetime | None, list[Sample]]]:
+    """``groups`` without the samples already stored for this transaction, compared by
+    content (EVSE, sampled_at, measurand, phase, context, value). 2.0.1 stations repeat
+    the Transaction.Begin sample in the Ended event; storing it twice would count twice."""
+    times = [at for at, _ in groups if at is not None]
+    if not times:
+        return groups
+    rows = s.execute(
+        select(
+            MeterValue.connector_id,
+            MeterValue.sampled_at,
+            MeterValue.measurand,
+            MeterValue.phase,
+            MeterValue.context,
+            MeterValue.value,
+        ).where(
+            MeterValue.station_id == station_id,
+            MeterValue.tx_key == tx_key,
+            MeterValue.sampled_at.in_(times),
+        )
+    ).all()
+    seen = {
+        (r[0], r[1].astimezone(UTC).replace(tzinfo=None) if r[1] else None, *r[2:]) for r in rows
+    }
+    # rows of this batch not inserted yet (e.g. Started and Ended committed together)
+    for row in s.info.get(DEFERRED, {}).get(MeterValue, []):
+        if row["station_id"] == station_id and row["tx_key"] == tx_key:
+            at = row["sampled_at"]
+            seen.add(
+                (
+                    row["connector_id"],
+                    at.astimezone(UTC).replace(tzinfo=None) if at is not None else None,
+                    row["measurand"],
+                    row["phase"],
+                    row["context"],
+                    row["value"],
+                )
+            )
+    out: list[tuple[datetime | None, list[Sample]]] = []
+    for at, items in groups:
+        fresh = [x for x in items if _content(connector_id, at, x) not in seen]
+        if fresh:
+            out.append((at, fresh))
+    return out
 
 
 def transaction_stopped(s: Session, station_id: str, tx_key: str | None) -> bool:

@@ -14,6 +14,8 @@ from csms.ocpp import common
 from csms.ocpp.common import iso, station_time
 from evcommon import contract
 
+Groups = list[tuple[datetime | None, list[normalise.Sample]]]
+
 # 1.6 authorization names -> 2.0.1 AuthorizationStatusEnum
 _AUTH = {"Accepted": "Accepted", "Blocked": "Blocked", "Expired": "Expired", "Invalid": "Unknown"}
 
@@ -94,7 +96,8 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
     id_token = (p.get("idToken") or {}).get("idToken")
     accept_all = core.settings.security.accept_all_id_tags
 
-    def work(s: Session) -> tuple[Transaction, bool, str | None, datetime | None]:
+    # the groups stored (None: nothing changed), then the id token's status and expiry
+    def work(s: Session) -> tuple[Transaction, Groups | None, str | None, datetime | None]:
         status, expiry = None, None
         if id_token:
             status, tag = store.id_tag_status(s, id_token, now, accept_all=accept_all)
@@ -111,29 +114,29 @@ async def transaction_event(conn: Connection, p: dict[str, Any]) -> dict[str, An
             s.add(tx)
         seen = list(tx.seen_seq_nos or [])
         if seq_no in seen:
-            return tx, False, status, expiry  # a resent event: answered, stored once
+            return tx, None, status, expiry  # a resent event: answered, stored once
         tx.seen_seq_nos = [*seen, seq_no]
         if kind == "Ended" and tx.ended_at is not None:
             # a second Ended under a new seqNo (some firmware repeats it): the seqNo is
             # recorded, but the end is not laid over again, its samples (a copy of the first
             # Ended's) are not stored twice, and nothing is re-published
-            return tx, False, status, expiry
+            return tx, None, status, expiry
         _apply(tx, p, ts, _energy_wh(groups), now)
+        fresh = groups
+        if kind == "Ended":
+            # many stations repeat the Transaction.Begin sample (or the last Updated one)
+            # in Ended: stored and published once
+            fresh = store.unseen_samples(s, conn.station_id, tx.connector_id or 0, tx_key, groups)
+        connector = tx.connector_id or 0
         store.store_samples(
-            s,
-            conn.station_id,
-            tx.connector_id or 0,
-            tx_key,
-            groups,
-            source="TransactionEvent",
-            now=now,
+            s, conn.station_id, connector, tx_key, fresh, source="TransactionEvent", now=now
         )
-        return tx, True, status, expiry
+        return tx, fresh, status, expiry
 
-    tx, changed, status, expiry = await core.commits.run(work)
-    if changed:
+    tx, stored, status, expiry = await core.commits.run(work)
+    if stored is not None:
         await core.emit("transaction", common.transaction_event(conn, tx, kind.lower(), now))
-        for sampled_at, items in groups if core.sinks else ():
+        for sampled_at, items in stored if core.sinks else ():
             ev = normalise.to_event(
                 conn.station_id, tx.connector_id or 0, tx_key, sampled_at, items, now
             )

@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from csms.features import FeatureContext
 from csms.ports import CsmsEventSink, StationSession
 from csms.smart.config import SmartChargingSection
+from csms.smart.episodes import EpisodeStore
 from csms.smart.metrics import SmartMetrics, registry_of
 from csms.smart.service import SmartCharging
 from csms.smart.store import ProfileStore
@@ -29,7 +30,7 @@ class SmartSink:
         return None
 
     async def meter_values(self, event: contract.MeterValuesEvent) -> None:
-        self.service.on_meter(event)
+        await self.service.on_meter(event)
 
     async def transaction(self, event: contract.TransactionEvent) -> None:
         await self.service.on_transaction(event)
@@ -46,8 +47,11 @@ class SmartSink:
 async def _run(ctx: FeatureContext, settings: SmartChargingSection) -> AsyncIterator[SmartSink]:
     store = ProfileStore(ctx.database)
     await store.load()
+    episodes = EpisodeStore(ctx.database)
     metrics = SmartMetrics(registry_of(ctx.directory))
-    service = SmartCharging(settings, ctx.directory, store, ctx.clock, metrics)
+    service = SmartCharging(
+        settings, ctx.directory, store, ctx.clock, metrics, episodes, await episodes.load()
+    )
     ctx.registry["smart"] = service
     try:
         yield SmartSink(service)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from csms.errors import CsmsError, OcppCallError
 from csms.ports import StationSession
 from csms.smart.errors import InvalidLimit, LimitRejected
-from csms.smart.profiles import Period, clear_requests, rejection_reason
+from csms.smart.profiles import PURPOSES, Period, clear_requests, rejection_reason
 from csms.smart.store import Record
 from csms.smart.units import RateUnit, choose_rate_unit, kw_to_limit, limit_to_kw
 from csms.smart.verify import read_composite_kw
@@ -46,21 +46,22 @@ async def clear_limit(svc: SmartCharging, cmd: contract.ClearLimit) -> dict[str,
         # only ids we installed: an arbitrary id could be ChargingStationExternalConstraints
         raise InvalidLimit("profile_id", "not a profile this CSMS installed on the station")
     statuses: list[dict[str, Any]] = []
-    cleared: list[int] = []
-    by_id_needed = False
-    for req in clear_requests(
-        version, profile_id=cmd.profile_id, connector_id=cmd.connector_id, purpose=cmd.purpose
-    ):
-        response = await svc._call(session, "ClearChargingProfile", req)
-        statuses.append({"request": req, "status": response.get("status")})
-        if response.get("status") == "Unknown" and cmd.profile_id is None:
-            by_id_needed = True
-    if by_id_needed:
-        # quirk: criteria answered Unknown although we installed matching profiles
-        for rec in matching:
-            (req,) = clear_requests(version, profile_id=rec.profile_id)
+    unknown: set[str] = set()  # purposes whose by-criteria clear answered Unknown
+    for purpose in _purposes(cmd):
+        for req in clear_requests(
+            version, profile_id=cmd.profile_id, connector_id=cmd.connector_id, purpose=purpose
+        ):
             response = await svc._call(session, "ClearChargingProfile", req)
             statuses.append({"request": req, "status": response.get("status")})
+            if response.get("status") == "Unknown" and purpose is not None:
+                unknown.add(purpose)
+    # quirk: criteria answered Unknown although we installed matching profiles. Unknown
+    # is the right answer for a purpose with nothing installed, so only the records of
+    # the purposes that answered it are cleared again, one by id each.
+    for rec in (r for r in matching if r.purpose in unknown):
+        (req,) = clear_requests(version, profile_id=rec.profile_id)
+        response = await svc._call(session, "ClearChargingProfile", req)
+        statuses.append({"request": req, "status": response.get("status")})
     cleared = [r.profile_id for r in matching]
     await svc.store.remove(cmd.station_id, cleared)
     for rec in matching:
@@ -77,27 +78,49 @@ async def clear_limit(svc: SmartCharging, cmd: contract.ClearLimit) -> dict[str,
     }
 
 
+def _purposes(cmd: contract.ClearLimit) -> list[Any]:
+    """One by-criteria clear per purpose we own (never one without a purpose); a clear
+    by id needs none."""
+    if cmd.profile_id is not None:
+        return [None]
+    return [cmd.purpose] if cmd.purpose is not None else list(PURPOSES)
+
+
+_VERIFY_RANK = {"ok": 0, "skipped": 1, "unsupported": 2, "unavailable": 3, "failed": 4}
+
+
 async def _verify_cleared(
-    svc: SmartCharging, session: StationSession, cleared: list[Any]
+    svc: SmartCharging, session: StationSession, cleared: list[Record]
+) -> dict[str, Any]:
+    """Read back every connector a cleared profile was on; the worst status is the
+    overall one (``suspect`` worst of all), the per-connector reads are kept."""
+    per: dict[int, dict[str, Any]] = {}
+    for connector in sorted({r.connector_id for r in cleared}):
+        on = [r for r in cleared if r.connector_id == connector]
+        per[connector] = await _verify_connector(svc, session, connector, on)
+    worst = max(per.values(), key=lambda v: _VERIFY_RANK.get(v["status"], 5))
+    return {**worst, "connectors": {str(c): v for c, v in per.items()}}
+
+
+async def _verify_connector(
+    svc: SmartCharging, session: StationSession, connector: int, cleared: list[Record]
 ) -> dict[str, Any]:
     now = svc.clock.now()
-    connector = cleared[0].connector_id
     read = await read_composite_kw(svc, session, connector, None)
     if read["status"] != "read" or read["composite_kw"] is None:
         return {**read, "status": "ok" if read["status"] == "read" else read["status"]}
     still = [
         r.profile_id
         for r in cleared
-        if r.connector_id == connector
-        and (lim := r.limit_kw_at(now)) is not None
+        if (lim := r.limit_kw_at(now)) is not None
         and abs(lim - read["composite_kw"]) <= max(0.05, 0.02 * lim)
         and r.stack_level >= 0
     ]
     # a composite equal to a cleared limit may be coincidence (e.g. the safe limit has
     # the same value); report it but do not claim more than that
     if still:
-        return {**read, "status": "suspect", "matches_cleared": still}
-    return {**read, "status": "ok"}
+        return {**read, "connector_id": connector, "status": "suspect", "matches_cleared": still}
+    return {**read, "connector_id": connector, "status": "ok"}
 
 
 async def install_safe_limits(

@@ -37,3 +37,21 @@ class InstalledProfile(Base):
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     verification: Mapped[str | None] = mapped_column(String(32))
     limit_kw: Mapped[float] = mapped_column(Float)  # first period, for quick looks
+
+
+class OverLimitEpisode(Base):
+    """A station drawing more than its installed limit, from the first reading over it to
+    the first within it (``ended_at`` NULL while it lasts). Kept in the database so one
+    episode raises one alarm however often the CSMS restarts meanwhile."""
+
+    __tablename__ = "smart_over_limit_episodes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64), index=True)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    measured_kw: Mapped[float] = mapped_column(Float)
+    limit_kw: Mapped[float] = mapped_column(Float)
+    profile_id: Mapped[int | None] = mapped_column(Integer)
+    end_reason: Mapped[str | None] = mapped_column(String(32))  # within_limit / reboot

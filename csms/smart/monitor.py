@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from csms.smart.config import SmartChargingSection
+from csms.smart.episodes import EpisodeLog, Key
 from csms.smart.metrics import SmartMetrics
 from csms.smart.store import Record
 from evcommon import contract
@@ -77,32 +78,43 @@ class OverLimitMonitor:
         emit: Callable[[contract.Alarm], None],
         metrics: SmartMetrics | None = None,
         transaction_of: Callable[[str, int], str | None] | None = None,
+        episodes: EpisodeLog | None = None,
+        open_episodes: set[Key] | None = None,
     ):
         self._transaction_of = transaction_of
         self._metrics = metrics or SmartMetrics()
         self._settings = settings
         self._records = records
         self._emit = emit
-        self._episodes: set[tuple[str, int]] = set()
+        self._log = episodes
+        # open at start-up (from the database): these raise no second alarm
+        self._episodes: set[Key] = set(open_episodes or ())
+        for sid, cid in self._episodes:
+            self._metrics.over_limit.labels(sid, str(cid)).set(1)
 
-    def check(self, event: contract.MeterValuesEvent, now: datetime) -> None:
-        if event.power_kw is None:
-            return
-        key = (event.station_id, event.connector_id)
+    def _over(self, event: contract.MeterValuesEvent, now: datetime) -> tuple[float, Record] | None:
+        """The limit and its record when this reading is over it (past the grace)."""
+        assert event.power_kw is not None
         tx = event.transaction_id
         if tx is None and self._transaction_of is not None:
             tx = self._transaction_of(event.station_id, event.connector_id)
         found = effective_limit(self._records(event.station_id), event.connector_id, now, tx)
-        over = False
-        if found is not None:
-            limit_kw, rec = found
-            allowed = (
-                limit_kw * (1 + self._settings.over_limit_tolerance_pct / 100)
-                + self._settings.over_limit_tolerance_kw
-            )
-            settled = rec.installed_at + timedelta(seconds=self._settings.over_limit_grace_s)
-            over = event.power_kw > allowed and now >= settled
-        if over and key not in self._episodes and found is not None:
+        if found is None:
+            return None
+        limit_kw, rec = found
+        allowed = (
+            limit_kw * (1 + self._settings.over_limit_tolerance_pct / 100)
+            + self._settings.over_limit_tolerance_kw
+        )
+        settled = rec.installed_at + timedelta(seconds=self._settings.over_limit_grace_s)
+        return found if event.power_kw > allowed and now >= settled else None
+
+    async def check(self, event: contract.MeterValuesEvent, now: datetime) -> None:
+        if event.power_kw is None:
+            return
+        key = (event.station_id, event.connector_id)
+        found = self._over(event, now)
+        if found is not None and key not in self._episodes:
             self._episodes.add(key)
             self._metrics.over_limit_alarms.labels(event.station_id).inc()
             self._metrics.over_limit.labels(event.station_id, str(event.connector_id)).set(1)
@@ -111,6 +123,8 @@ class OverLimitMonitor:
                 f"installed limit is {found[0]:.2f} kW (profile {found[1].profile_id})"
             )
             log.warning("over limit", station_id=event.station_id, message=message)
+            if self._log is not None:
+                await self._log.started(key, now, event.power_kw, found[0], found[1].profile_id)
             self._emit(
                 contract.Alarm(
                     station_id=event.station_id,
@@ -121,10 +135,19 @@ class OverLimitMonitor:
                     limit_kw=found[0],
                 )
             )
-        elif not over and key in self._episodes:
+        elif found is None and key in self._episodes:
             self._episodes.discard(key)
             self._metrics.over_limit.labels(event.station_id, str(event.connector_id)).set(0)
             log.info("back within limit", station_id=event.station_id, connector=event.connector_id)
+            if self._log is not None:
+                await self._log.ended([key], now, "within_limit")
 
-    def forget(self, station_id: str) -> None:
-        self._episodes = {k for k in self._episodes if k[0] != station_id}
+    async def forget(self, station_id: str, now: datetime) -> None:
+        """A rebooted station: its episodes end (a reading over the limit after the
+        reboot and the re-install of its profiles is a new episode)."""
+        keys = [k for k in self._episodes if k[0] == station_id]
+        self._episodes.difference_update(keys)
+        for sid, cid in keys:
+            self._metrics.over_limit.labels(sid, str(cid)).set(0)
+        if self._log is not None and keys:
+            await self._log.ended(keys, now, "reboot")

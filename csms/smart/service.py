@@ -29,6 +29,7 @@ from csms.smart.electrical import (
     phases_from_meter,
     resolve_phases,
 )
+from csms.smart.episodes import EpisodeStore
 from csms.smart.errors import LimitRejected
 from csms.smart.metrics import SmartMetrics
 from csms.smart.monitor import OverLimitMonitor
@@ -69,6 +70,8 @@ class SmartCharging:
         store: ProfileStore,
         clock: Clock,
         metrics: SmartMetrics | None = None,
+        episodes: EpisodeStore | None = None,
+        open_episodes: set[tuple[str, int]] | None = None,
     ):
         self.metrics = metrics or SmartMetrics()
         self.settings = settings
@@ -87,7 +90,13 @@ class SmartCharging:
         self._accepted_since_boot: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self.monitor = OverLimitMonitor(
-            settings, store.records, self._emit, self.metrics, self.transaction_of
+            settings,
+            store.records,
+            self._emit,
+            self.metrics,
+            self.transaction_of,
+            episodes,
+            open_episodes,
         )
 
     # -- plumbing -----------------------------------------------------------
@@ -334,7 +343,7 @@ class SmartCharging:
         self._caps.pop(station_id, None)
         self._disabled.pop(station_id, None)
         self._accepted_since_boot.discard(station_id)
-        self.monitor.forget(station_id)
+        await self.monitor.forget(station_id, self.clock.now())
         for key in [k for k in self._tx if k[0] == station_id]:
             del self._tx[key]
         self._current_type.pop(station_id, None)
@@ -382,14 +391,18 @@ class SmartCharging:
             )
             await self.store.remove(event.station_id, ids)
 
-    def on_meter(self, event: contract.MeterValuesEvent) -> None:
+    async def on_meter(self, event: contract.MeterValuesEvent) -> None:
+        self.observe_meter(event)
+        await self.monitor.check(event, self.clock.now())
+
+    def observe_meter(self, event: contract.MeterValuesEvent) -> None:
+        """What a meter sample tells about the station: voltage, AC/DC, phases."""
         if event.voltage_v is not None and event.voltage_v > 50:
             self._voltage_v[event.station_id] = event.voltage_v
         self._learn_current_type(event.station_id, current_type_from_meter(event), "meter")
         self._observe_phases(event)
         if event.transaction_id is not None and event.connector_id > 0:
             self._tx.setdefault((event.station_id, event.connector_id), event.transaction_id)
-        self.monitor.check(event, self.clock.now())
 
     def _observe_phases(self, event: contract.MeterValuesEvent) -> None:
         key = (event.station_id, event.connector_id)

@@ -132,6 +132,40 @@ async def test_second_ended_under_a_new_seq_no_is_not_republished(
     assert len(sink.of("meter_values")) == 2
 
 
+async def test_begin_sample_repeated_in_ended_is_stored_once(
+    make_csms: MakeCsms, database_url: str
+) -> None:
+    app = await make_csms(database_url, security={"accept_all_id_tags": True})
+    sink = RecordingSink()
+    app.core.sinks.append(sink)
+    st = await booted(app.url, "CS-201", "2.0.1")
+    started = _tx_event("Started", 1, energy_wh=1000, idToken={"idToken": "T", "type": "Local"})
+    begin = started["meterValue"][0]
+    for sv in begin["sampledValue"]:
+        sv["context"] = "Transaction.Begin"
+    await st.call("TransactionEvent", started)
+    ended = _tx_event("Ended", 2, energy_wh=6000, info={"stoppedReason": "EVDisconnected"})
+    for sv in ended["meterValue"][0]["sampledValue"]:
+        sv["context"] = "Transaction.End"
+    # the station repeats the Begin sample in Ended (as several firmwares do); a sample at
+    # the same time with another value is not a repeat and is kept
+    other = {**begin, "sampledValue": [{**begin["sampledValue"][1], "value": 7.0}]}
+    ended["meterValue"] = [begin, other, *ended["meterValue"]]
+    await st.call("TransactionEvent", ended)
+    await st.close()
+    async with app.database.session() as s:
+        energy = await energy_register_values(s)
+        power = (
+            await s.execute(
+                select(MeterValue.value_si).where(MeterValue.measurand == "Power.Active.Import")
+            )
+        ).scalars()
+        power_w = sorted(power.all())
+    assert sorted(energy) == [1000.0, 6000.0]
+    assert power_w == [7000.0, 11000.0, 11000.0]  # Begin once, the 7 kW one, End
+    assert [m.power_kw for m in sink.of("meter_values")] == [11.0, 7.0, 11.0]
+
+
 async def test_ended_for_unknown_transaction_is_stored(csms_app: CsmsApp) -> None:
     st = await booted(csms_app.url, "CS-unk", "2.0.1")
     ended = _tx_event("Ended", 7, energy_wh=500, info={"stoppedReason": "Local"})

@@ -58,7 +58,7 @@ def prepared_for(svc: SmartCharging, station_id: str, power_kw: float) -> settin
 def test_dc_station_negotiating_amps_gets_power_over_voltage() -> None:
     svc = service()
     # a DC charger's meter: no per-phase values, the DC voltage (one sample, no current)
-    svc.on_meter(meter("DC1", power_kw=20.0, voltage_v=400.0))
+    svc.observe_meter(meter("DC1", power_kw=20.0, voltage_v=400.0))
     p = prepared_for(svc, "DC1", 20.0)
     assert p.unit == "A"
     assert p.elec.current_type == "DC"
@@ -94,7 +94,7 @@ def test_dc_from_config_and_from_ev_needs() -> None:
 
 def test_ac_station_stays_three_phase_ac() -> None:
     svc = service()
-    svc.on_meter(meter("AC", voltage_v=230.0, current_a_phases={"L1": 16, "L2": 16, "L3": 16}))
+    svc.observe_meter(meter("AC", voltage_v=230.0, current_a_phases={"L1": 16, "L2": 16, "L3": 16}))
     p = prepared_for(svc, "AC", 11.04)
     assert p.elec.current_type == "AC"
     assert p.schedule.periods[0].limit == pytest.approx(16.0)
@@ -110,20 +110,20 @@ def test_ac_station_stays_three_phase_ac() -> None:
 def test_noisy_l3_does_not_flip_the_phase_count() -> None:
     svc = service()
     for _ in range(3):
-        svc.on_meter(phase_sample(16, 16, 16))
+        svc.observe_meter(phase_sample(16, 16, 16))
     assert svc.electrical("S", None, 1).phases == 3
     assert svc.electrical("S", None, 1).phases_source == "meter"
     # L3 dips below 0.5 A now and then: never numberPhases 2
     noisy = [(16, 16, 0.18), (16, 16, 16), (16, 16, 0.2), (16, 16, 0.3), (16, 16, 16)]
     for sample in noisy:
-        svc.on_meter(phase_sample(*sample))
+        svc.observe_meter(phase_sample(*sample))
         e = svc.electrical("S", None, 1)
         assert (e.phases, e.number_phases) == (3, None)
     # four samples in a row of 2 phases are still not enough
     for _ in range(4):
-        svc.on_meter(phase_sample(16, 16, 0.1))
+        svc.observe_meter(phase_sample(16, 16, 0.1))
     assert svc.electrical("S", None, 1).phases == 3
-    svc.on_meter(phase_sample(16, 16, 0.1))  # the fifth
+    svc.observe_meter(phase_sample(16, 16, 0.1))  # the fifth
     e = svc.electrical("S", None, 1)
     assert (e.phases, e.number_phases, e.phases_source) == (2, 2, "meter")
 

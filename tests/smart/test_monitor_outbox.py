@@ -50,7 +50,7 @@ def test_effective_limit_precedence() -> None:
     assert effective_limit([own, expired], 1, now, "T1") == (4.0, own)
 
 
-def test_over_limit_alarm_once_per_episode() -> None:
+async def test_over_limit_alarm_once_per_episode() -> None:
     settings = SmartChargingSection(over_limit_grace_s=60)
     records = [rec(1, 1, "tx_default", 3.3)]
     alarms: list[contract.Alarm] = []
@@ -59,14 +59,14 @@ def test_over_limit_alarm_once_per_episode() -> None:
     def meter(kw: float) -> contract.MeterValuesEvent:
         return contract.MeterValuesEvent(station_id="CP", connector_id=1, power_kw=kw)
 
-    mon.check(meter(6.6), T0 + timedelta(seconds=30))  # within the grace period
+    await mon.check(meter(6.6), T0 + timedelta(seconds=30))  # within the grace period
     assert alarms == []
-    mon.check(meter(6.6), T0 + timedelta(seconds=90))
-    mon.check(meter(6.6), T0 + timedelta(seconds=150))
+    await mon.check(meter(6.6), T0 + timedelta(seconds=90))
+    await mon.check(meter(6.6), T0 + timedelta(seconds=150))
     assert len(alarms) == 1 and alarms[0].kind == "over_limit"
     assert alarms[0].measured_kw == 6.6 and alarms[0].limit_kw == 3.3
-    mon.check(meter(3.4), T0 + timedelta(seconds=210))  # within 5 % + 0.2 kW
-    mon.check(meter(6.6), T0 + timedelta(seconds=270))
+    await mon.check(meter(3.4), T0 + timedelta(seconds=210))  # within 5 % + 0.2 kW
+    await mon.check(meter(6.6), T0 + timedelta(seconds=270))
     assert len(alarms) == 2
 
 
@@ -111,7 +111,7 @@ def test_voltage_and_phases_precedence() -> None:
     assert (eu.voltage_v, eu.phases, eu.number_phases) == (230, 3, None)  # 3: not sent
     # OLD sets only its unit: what it reports (over several samples) wins over the defaults
     for _ in range(3):
-        svc.on_meter(
+        svc.observe_meter(
             contract.MeterValuesEvent(
                 station_id="OLD", connector_id=1, power_kw=11.04, voltage_v=230, current_a=16
             )
