@@ -94,6 +94,8 @@ async def _registry(args: argparse.Namespace, settings: CsmsSettings) -> int:
 def _stations(s: Session, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.action == "add":
+        if (problem := security.station_id_problem(args.station_id)) is not None:
+            raise EvsiteError(f"{args.station_id!r}: {problem}")
         row = s.get(Station, args.station_id)
         if row is None:
             row = Station(station_id=args.station_id, created_at=now)

@@ -1,4 +1,5 @@
-"""Station passwords (security profile 1): salted scrypt hashes and HTTP basic auth."""
+"""Station identities, and station passwords (security profile 1): salted scrypt hashes
+and HTTP basic auth."""
 
 from __future__ import annotations
 
@@ -9,6 +10,27 @@ import hmac
 import secrets
 
 _N, _R, _P = 2**14, 8, 1
+MAX_STATION_ID = 48  # OCPP: the identity is a CiString48
+# unsafe in an MQTT topic (wildcards, level separator) or a URL path segment
+_UNSAFE = {"#": "an MQTT wildcard", "+": "an MQTT wildcard", "/": "a path separator"}
+
+
+def station_id_problem(station_id: str) -> str | None:
+    """Why ``station_id`` cannot be a station identity, or None when it can.
+
+    OCPP's identity is printable ASCII up to 48 characters. Ours also becomes an MQTT
+    topic level and a URL segment, so ``#``, ``+`` and ``/`` are refused as well: a
+    wildcard in a topic the CSMS publishes to would fail the broker connection."""
+    if not station_id:
+        return "station id is empty"
+    if len(station_id) > MAX_STATION_ID:
+        return f"station id is longer than {MAX_STATION_ID} characters"
+    for ch in station_id:
+        if not (ch.isascii() and ch.isprintable()):
+            return f"station id contains a non-printable or non-ASCII character (U+{ord(ch):04X})"
+        if ch in _UNSAFE:
+            return f"station id contains {ch!r} ({_UNSAFE[ch]})"
+    return None
 
 
 def hash_password(password: str) -> str:

@@ -34,15 +34,17 @@ def _offered(headers: Headers) -> list[str]:
     ]
 
 
-def _station_id(path: str) -> str | None:
+def _station_id(path: str) -> tuple[str | None, str | None]:
+    """(station id, None) from ``/ocpp/<id>``; (None, why) when there is none or it is unsafe."""
     path = path.split("?", 1)[0]
     if not path.startswith(PATH_PREFIX):
-        return None
-    sid = unquote(path[len(PATH_PREFIX) :]).strip("/")
-    # OCPP: identity is at most 48 printable chars; no further path segments
-    if not sid or len(sid) > 48 or "/" in sid or not sid.isprintable():
-        return None
-    return sid
+        return None, None
+    raw = path[len(PATH_PREFIX) :].strip("/")
+    if not raw or "/" in raw:  # no further path segments
+        return None, None
+    sid = unquote(raw)
+    problem = security.station_id_problem(sid)
+    return (None, problem) if problem else (sid, None)
 
 
 class OcppServer:
@@ -78,7 +80,10 @@ class OcppServer:
         return response
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        sid = _station_id(request.path)
+        sid, problem = _station_id(request.path)
+        if problem is not None:
+            # never bound to the log as station_id: it may hold control characters
+            return self._refuse(conn, http.HTTPStatus.BAD_REQUEST, problem, path=request.path[:80])
         if sid is None:
             return self._refuse(conn, http.HTTPStatus.NOT_FOUND, "use /ocpp/<station-id>")
         offered = _offered(request.headers)
@@ -132,7 +137,7 @@ class OcppServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        sid = _station_id(ws.request.path if ws.request else "")
+        sid, _ = _station_id(ws.request.path if ws.request else "")
         assert sid is not None  # checked in _process_request
         version: Version = (
             protocol.SUBPROTOCOLS[ws.subprotocol]

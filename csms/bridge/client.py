@@ -215,8 +215,7 @@ class MqttBridge:
                     if waker is not None:
                         waker.cancel()
                     while inflight and inflight[0][1].done():
-                        _, done = inflight.popleft()
-                        done.result()  # raises MqttError when the connection broke
+                        self._settle(inflight)
                     if not inflight:
                         self._idle.set()
         finally:
@@ -227,6 +226,25 @@ class MqttBridge:
                 if task.cancelled() or not task.done() or task.exception() is not None:
                     self.outbox.push_back(item)
             self._idle.set()
+
+    def _settle(self, inflight: deque[tuple[Outgoing, asyncio.Task[None]]]) -> None:
+        """The oldest publish is done: acknowledged, refused alone, or the connection broke.
+
+        A message the client refuses by itself (paho raises ValueError for a topic with
+        a wildcard, e.g. a station id with ``#``) is dropped, logged and counted: sent
+        back to the outbox it would fail the connection on every reconnect, forever, and
+        with it every command of the site."""
+        item, done = inflight[0]
+        try:
+            done.result()
+        except aiomqtt.MqttError:
+            raise  # the connection broke: ``item`` stays in flight and goes back, in order
+        except (ValueError, TypeError) as exc:
+            inflight.popleft()
+            self.outbox.metrics.publish_errors.inc()
+            log.error("mqtt message refused; dropped", topic=item.topic[:200], error=str(exc))
+            return
+        inflight.popleft()
 
     # -- commands -----------------------------------------------------------------
     async def _receive_loop(self, client: aiomqtt.Client) -> None:

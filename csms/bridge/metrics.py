@@ -13,6 +13,11 @@ class BridgeMetrics:
             "Non-retained MQTT messages dropped because the outbox was full",
             registry=r,
         )
+        self.publish_errors = Counter(
+            "csms_mqtt_publish_errors",
+            "MQTT messages the broker client refused (e.g. an invalid topic): dropped alone",
+            registry=r,
+        )
         self.commands = Counter(
             "csms_mqtt_commands",
             "Commands executed, by command and result",
