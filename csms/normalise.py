@@ -6,6 +6,7 @@ Pure functions over the spec's JSON (1.6 ``sampledValue`` with string values and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,6 +90,10 @@ def _sample(sv: dict[str, Any]) -> Sample:
         value_si = float(raw) * (10.0**multiplier) * _UNIT_SCALE.get(unit or "", 1.0)
     except (TypeError, ValueError):
         value_si = None  # 1.6 allows signed data (format SignedData) -- stored raw only
+    except OverflowError:
+        value_si = None  # a schema-valid multiplier of 309 or more: kept raw
+    if value_si is not None and not math.isfinite(value_si):
+        value_si = None
     return Sample(
         measurand=measurand,
         value=str(raw),

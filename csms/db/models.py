@@ -129,7 +129,7 @@ class MeterValue(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     measurand: Mapped[str] = mapped_column(String(64))
     phase: Mapped[str | None] = mapped_column(String(8))
-    unit: Mapped[str | None] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(20))
     context: Mapped[str | None] = mapped_column(String(32))
     location: Mapped[str | None] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(64))

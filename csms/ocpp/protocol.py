@@ -191,3 +191,62 @@ def validate(version: Version, message_id: str, action: str, payload: dict[str, 
         else:
             error_code = _RULE_KIND.get(rule, code(version, "format"))
         raise FrameError(message_id, error_code, exc.message, {"field": exc.name}) from exc
+    problem = unstorable(payload, integer_paths(version, action))
+    if problem is not None:
+        field, why = problem
+        raise FrameError(
+            message_id, "PropertyConstraintViolation", f"{field} {why}", {"field": field}
+        )
+
+
+INT32 = (-(2**31), 2**31 - 1)  # OCPP's integer: 32 bits (1.6 and 2.0.1 part 4)
+
+
+@functools.cache
+def integer_paths(version: Version, action: str) -> frozenset[tuple[str, ...]]:
+    """Paths of the integer fields of an action's request schema (``[]`` for list items)."""
+    schema = json.loads(_schema_file(version, action, False).read_text(encoding="utf-8-sig"))
+    found: set[tuple[str, ...]] = set()
+
+    def walk(node: Any, path: tuple[str, ...], depth: int) -> None:
+        if depth > 32 or not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            walk(schema.get("definitions", {}).get(ref.rsplit("/", 1)[1]), path, depth + 1)
+        if node.get("type") == "integer":
+            found.add(path)
+        for key, sub in (node.get("properties") or {}).items():
+            walk(sub, (*path, key), depth + 1)
+        if "items" in node:
+            walk(node["items"], (*path, "[]"), depth + 1)
+
+    walk(schema, (), 0)
+    return frozenset(found)
+
+
+def unstorable(
+    value: Any, integers: frozenset[tuple[str, ...]], path: tuple[str, ...] = ()
+) -> tuple[str, str] | None:
+    """(field, why) for the first schema-valid value no database column can hold: a NUL
+    in a string (PostgreSQL refuses it in text) or an integer field beyond OCPP's 32 bits
+    (the JSON parser may hand a huge one over as a float)."""
+    if isinstance(value, str):
+        return (_field(path), "must not contain NUL characters") if "\x00" in value else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if path in integers and not INT32[0] <= value <= INT32[1]:
+            return (_field(path), "is out of range: OCPP integers are 32 bits")
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (found := unstorable(item, integers, (*path, str(key)))) is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            if (found := unstorable(item, integers, (*path, "[]"))) is not None:
+                return found
+    return None
+
+
+def _field(path: tuple[str, ...]) -> str:
+    return ".".join(("data", *path)).replace(".[]", "[]")
