@@ -29,7 +29,13 @@ class ServerSection(Section):
     metrics_host: str = "127.0.0.1"
     # Version assumed for chargers that offer no subprotocol; None refuses them (HTTP 400).
     default_version: Literal["1.6", "2.0.1"] | None = "1.6"
+    # a bigger frame is answered with a CALLERROR (format violation), the socket stays open
     max_frame_bytes: int = Field(default=65536, ge=1024)
+    # ... up to this size; beyond it the websocket layer closes with 1009 before
+    # buffering it all (a frame is never read into memory unbounded)
+    hard_max_frame_bytes: int = Field(default=1048576, ge=1024)
+    # bad-frame log lines per station and minute (the metrics count every one)
+    bad_frame_logs_per_minute: int = Field(default=10, ge=0)
     call_timeout_s: float = Field(default=30.0, gt=0)
     heartbeat_interval_s: int = Field(default=300, ge=1)
     # BootNotification of a station that is not registered but allowed: Accepted or Pending.

@@ -58,6 +58,8 @@ class Connection:
         self._busy = asyncio.Lock()  # held while one of the station's CALLs is handled
         self.bad_clock_logged = False
         self._seen_written: datetime | None = None
+        # bad-frame log budget: (window start, lines logged in it, lines suppressed)
+        self._log_window: tuple[datetime, int, int] | None = None
 
     @property
     def online(self) -> bool:
@@ -129,6 +131,9 @@ class Connection:
     async def _on_message(self, raw: str | bytes) -> None:
         self._seen()
         m = self.core.metrics
+        if len(raw) > self.core.settings.server.max_frame_bytes:
+            await self._oversized(raw)
+            return
         try:
             frame = protocol.parse(raw, self.ocpp_version)
         except FrameError as exc:
@@ -193,11 +198,44 @@ class Connection:
         if after is not None:
             after()
 
+    async def _oversized(self, raw: str | bytes) -> None:
+        """Over max_frame_bytes (and under the websocket layer's hard limit): a CALL is
+        answered with a format violation and the socket stays open, so the station does
+        not retry the same frame on every reconnect; an answer to our CALL fails it."""
+        limit = self.core.settings.server.max_frame_bytes
+        self.core.metrics.oversized_frames.inc()
+        desc = f"frame of {len(raw)} bytes is over the {limit}-byte limit"
+        code = protocol.code(self.ocpp_version, "format")
+        head = protocol.peek(raw)
+        if head is not None and head[0] == protocol.CALL:
+            await self._answer_error(FrameError(head[1], code, desc), "(oversized)")
+            return
+        entry = self._pending.get(head[1]) if head is not None else None
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(OcppCallError(code, desc, {}))
+        if self._may_log():
+            self.log.warning("oversized frame dropped", description=desc)
+
+    def _may_log(self) -> bool:
+        """At most ``bad_frame_logs_per_minute`` bad-frame lines per station and minute
+        (the metrics count every frame); what was held back is logged as one count."""
+        per_minute = self.core.settings.server.bad_frame_logs_per_minute
+        now = self.core.clock.now()
+        start, logged, held = self._log_window or (now, 0, 0)
+        if (now - start).total_seconds() >= 60:
+            if held:
+                self.log.warning("bad frames not logged", count=held, window_s=60)
+            start, logged, held = now, 0, 0
+        ok = logged < per_minute
+        self._log_window = (start, logged + ok, held + (not ok))
+        return ok
+
     async def _answer_error(self, exc: FrameError, action: str) -> None:
         self.core.metrics.call_errors.labels("sent", exc.code).inc()
-        self.log.warning(
-            "answered CALLERROR", action=action, code=exc.code, description=exc.description
-        )
+        if self._may_log():
+            self.log.warning(
+                "answered CALLERROR", action=action, code=exc.code, description=exc.description
+            )
         text = protocol.dumps_error(exc.message_id, exc.code, exc.description, exc.details)
         await self._send(text, action, "error")
 

@@ -37,6 +37,11 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.oversized_frames = Counter(
+            "csms_oversized_frames",
+            "Frames over server.max_frame_bytes, answered with a CALLERROR (or dropped)",
+            registry=r,
+        )
         self.call_errors = Counter(
             "csms_call_errors",
             "CALLERRORs by spec code; direction sent (we answered one) or received",

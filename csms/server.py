@@ -62,7 +62,7 @@ class OcppServer:
             port,
             process_request=self._process_request,
             select_subprotocol=self._select_subprotocol,
-            max_size=cfg.max_frame_bytes,
+            max_size=max(cfg.max_frame_bytes, cfg.hard_max_frame_bytes),
             ping_interval=60,
             ping_timeout=60,
             compression=None,  # chargers rarely negotiate it; it costs CPU per frame

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +83,16 @@ class CallError:
 
 
 Frame = Call | CallResult | CallError
+
+
+_HEAD = re.compile(rb'^\s*\[\s*([234])\s*,\s*"([^"\\]{1,36})"')
+
+
+def peek(raw: str | bytes) -> tuple[int, str] | None:
+    """(message type, message id) from the first bytes of a frame too big to parse."""
+    head = raw[:96].encode() if isinstance(raw, str) else raw[:96]
+    m = _HEAD.match(head)
+    return (int(m.group(1)), m.group(2).decode()) if m else None
 
 
 def parse(raw: str | bytes, version: Version) -> Frame:

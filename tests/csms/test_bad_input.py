@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import urllib.request
 from typing import Any
@@ -105,12 +106,36 @@ async def test_malformed_frames(csms_app: CsmsApp, version: str, codes: list[str
     assert 'action="(unknown)"' in text and "MakeCoffee" not in text
 
 
-async def test_oversized_frame_is_refused(make_csms: MakeCsms) -> None:
-    app = await make_csms(server={"max_frame_bytes": 2048})
-    st = await booted(app.url, "CP-big")
-    await st.ws.send('[2, "1", "DataTransfer", {"vendorId": "x", "data": "' + "a" * 4096 + '"}]')
+@pytest.mark.parametrize(
+    ("version", "code"), [("1.6", "FormationViolation"), ("2.0.1", "FormatViolation")]
+)
+async def test_oversized_frame_is_answered_and_the_connection_kept(
+    make_csms: MakeCsms, version: str, code: str
+) -> None:
+    app = await make_csms(server={"max_frame_bytes": 2048, "hard_max_frame_bytes": 8192})
+    st = await booted(app.url, "CP-big", version)
+    big = {"vendorId": "x", "data": "a" * 4096}
+    answer = await st.send_raw(f'[2, "big-1", "DataTransfer", {json.dumps(big)}]', "big-1")
+    assert answer[:3] == [4, "big-1", code] and "2048-byte limit" in answer[3]
+    assert "currentTime" in await st.call("Heartbeat", {})  # still connected, still served
+    assert app.metrics.oversized_frames._value.get() == 1
+    # beyond the hard limit the websocket layer closes before buffering it all
+    await st.ws.send('[2, "huge", "DataTransfer", {"vendorId": "x", "data": "' + "a" * 9000 + '"}]')
     await asyncio.wait_for(st.ws.wait_closed(), 5)
     assert st.ws.close_code == 1009  # message too big
+
+
+async def test_bad_frame_logs_are_rate_limited(make_csms: MakeCsms, capsys: Any) -> None:
+    app = await make_csms(server={"bad_frame_logs_per_minute": 3})
+    st = await booted(app.url, "CP-noisy")
+    for i in range(20):
+        await st.send_raw(f'[2, "n{i}", "MakeCoffee", {{}}]', f"n{i}")
+    assert "currentTime" in await st.call("Heartbeat", {})
+    await st.close()
+    out = capsys.readouterr().out
+    assert out.count("answered CALLERROR") == 3
+    text = await asyncio.to_thread(_get, f"http://127.0.0.1:{app.metrics_port}/metrics")
+    assert 'csms_call_errors_total{code="NotImplemented",direction="sent"} 20.0' in text
 
 
 async def test_db_error_answers_internal_error_and_loses_nothing(
