@@ -43,7 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     add = stations.add_parser("add", help="register a station (or update it)")
     _common(add)
     add.add_argument("station_id")
-    add.add_argument("--password", help="HTTP basic auth password (security profile 1)")
+    pw = add.add_mutually_exclusive_group()
+    pw.add_argument(
+        "--password",
+        help="HTTP basic auth password (security profile 1); visible in the process list: "
+        "prefer --password-stdin or --generate-password",
+    )
+    pw.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    pw.add_argument(
+        "--generate-password",
+        action="store_true",
+        help="generate a 32-character password and print it once",
+    )
     add.add_argument("--status", choices=REGISTRY_STATUSES, default="Accepted")
     for name in ("list", "remove"):
         p = stations.add_parser(name)
@@ -101,9 +114,12 @@ def _stations(s: Session, args: argparse.Namespace) -> int:
             row = Station(station_id=args.station_id, created_at=now)
             s.add(row)
         row.registry_status = args.status
-        if args.password is not None:
-            row.password_hash = security.hash_password(args.password)
+        password = _password(args)
+        if password is not None:
+            row.password_hash = security.hash_password(password)
         print(f"station {args.station_id}: {args.status}")
+        if args.generate_password:
+            print(f"password (shown once, only its hash is stored): {password}")
     elif args.action == "remove":
         result = s.execute(delete(Station).where(Station.station_id == args.station_id))
         if not getattr(result, "rowcount", 0):
@@ -120,6 +136,17 @@ def _stations(s: Session, args: argparse.Namespace) -> int:
                 f"{r.ocpp_version or '-'}\t{r.boot_status or '-'}\tlast boot {seen}"
             )
     return 0
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.generate_password:
+        return security.generate_password()
+    password: str | None = args.password
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if password is not None and (problem := security.password_problem(password)) is not None:
+        raise EvsiteError(f"password: {problem}")
+    return password
 
 
 def _idtags(s: Session, args: argparse.Namespace) -> int:

@@ -33,6 +33,23 @@ def station_id_problem(station_id: str) -> str | None:
     return None
 
 
+# OCPP 1.6 security whitepaper / 2.0.1 A00: the basic-auth password is 16-40 characters
+PASSWORD_LENGTH = (16, 40)
+
+
+def password_problem(password: str) -> str | None:
+    lo, hi = PASSWORD_LENGTH
+    if not lo <= len(password) <= hi:
+        return f"must be {lo}-{hi} characters (OCPP security profiles 1 and 2), got {len(password)}"
+    return None
+
+
+def generate_password() -> str:
+    """32 random characters from an alphabet chargers' config screens can take."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(32))
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)

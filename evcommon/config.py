@@ -92,9 +92,19 @@ def format_validation_error(exc: ValidationError) -> tuple[str, list[str]]:
             lines.append(f"{key}: unknown key")
         elif err["type"] == "missing":
             lines.append(f"{key}: required key is missing")
+        elif _secret_key(err["loc"]):
+            lines.append(f"{key}: {err['msg']} (value not shown: a secret)")
         else:
             lines.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
     return "; ".join(lines), keys
+
+
+# keys whose values are never echoed in an error (config files hold them in the clear)
+_SECRET_WORDS = ("password", "secret", "token", "key", "url", "dsn", "credential")
+
+
+def _secret_key(loc: tuple[Any, ...]) -> bool:
+    return any(w in str(part).lower() for part in loc for w in _SECRET_WORDS)
 
 
 def load_settings(

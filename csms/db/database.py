@@ -16,7 +16,7 @@ import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from csms.db.url import async_url
+from csms.db.url import async_url, redact_url
 from csms.errors import CsmsError
 
 T = TypeVar("T")
@@ -200,4 +200,10 @@ class Database:
         except CsmsError:
             raise
         except Exception as exc:
-            raise CsmsError(f"database migration failed ({self.url}): {exc}") from exc
+            where = redact_url(self.url)
+            # the driver's message may quote the URL (with its password) too
+            message = str(exc).replace(self.url, where)
+            password = make_url(self.url).password if not self.is_sqlite else None
+            if password:
+                message = message.replace(str(password), "***")
+            raise CsmsError(f"database migration failed ({where}): {message}") from exc

@@ -30,7 +30,7 @@ def _restore_logging() -> object:
 
 def test_stations_and_idtags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 'reg.db'}"
-    assert main(["stations", "add", "--db", db, "CP-1", "--password", "S3cret"]) == 0
+    assert main(["stations", "add", "--db", db, "CP-1", "--password", "S3cret-for-CP-1-only"]) == 0
     assert main(["stations", "add", "--db", db, "CP-2", "--status", "Pending"]) == 0
     capsys.readouterr()
     assert main(["stations", "list", "--db", db]) == 0
@@ -124,3 +124,43 @@ async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         assert proc.stderr is not None
         err = proc.stderr.read().decode()
     assert '"event": "stopping: finishing in-flight messages"' in err or "stopping" in err
+
+
+def test_station_passwords_from_stdin_or_generated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from csms import security
+
+    db = f"sqlite:///{tmp_path / 'pw.db'}"
+    monkeypatch.setattr("sys.stdin", io.StringIO("from-stdin-0123456789\n"))
+    assert main(["stations", "add", "--db", db, "CP-IN", "--password-stdin"]) == 0
+    assert main(["stations", "add", "--db", db, "CP-GEN", "--generate-password"]) == 0
+    out = capsys.readouterr().out
+    generated = out.rsplit(": ", 1)[1].strip()
+    assert len(generated) == 32
+    assert main(["stations", "add", "--db", db, "CP-SHORT", "--password", "short"]) == 2
+    assert "16-40 characters" in capsys.readouterr().err
+
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "pw.db") as conn:
+        rows = dict(conn.execute("SELECT station_id, password_hash FROM stations").fetchall())
+    assert set(rows) == {"CP-IN", "CP-GEN"}
+    assert security.verify_password("from-stdin-0123456789", rows["CP-IN"])
+    assert security.verify_password(generated, rows["CP-GEN"])
+
+
+def test_start_up_errors_do_not_echo_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://evsite:pg-S3cret-pw@127.0.0.1:1/nowhere"
+    assert main(["serve", "--db", url, "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "database migration failed" in err and "pg-S3cret-pw" not in err and "***" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[mqtt]\nenabled = true\npassword = 12345678901234\nport = "x"\n')
+    assert main(["serve", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "mqtt.password" in err and "12345678901234" not in err and "mqtt.port" in err
