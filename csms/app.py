@@ -16,6 +16,7 @@ from types import TracebackType
 
 import structlog
 
+from csms.audit import DbAuditLog
 from csms.config import CsmsSettings
 from csms.core import Core
 from csms.db.database import Database
@@ -87,6 +88,7 @@ class CsmsApp:
             database=self.database,
             clock=self.clock,
             registry=self.registry,
+            audit=DbAuditLog(core.commits),
         )
         for factory in feature_factories():
             cm = factory(ctx)

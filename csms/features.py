@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from csms.audit import AuditLog
 from csms.ports import CsmsEventSink, StationDirectory
 from evcommon.clock import Clock
 
@@ -27,6 +28,7 @@ class FeatureContext:
     database: Any  # csms.db.database.Database
     clock: Clock
     registry: dict[str, object]  # features find each other by name here (e.g. "smart")
+    audit: AuditLog | None = None  # who asked for what (csms.audit)
 
 
 FeatureFactory = Callable[[FeatureContext], AbstractAsyncContextManager[CsmsEventSink] | None]

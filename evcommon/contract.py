@@ -331,6 +331,10 @@ class _Command(BaseModel):
     correlation_id: str = Field(min_length=1)
     station_id: str = Field(min_length=1)
     reply_to: str | None = None
+    # who sent it (the edge's MQTT client id, an operator's account): the CSMS records it
+    # in its audit log. MQTT does not tell the receiver who published; the broker's ACL
+    # decides who may publish commands at all.
+    issued_by: str | None = Field(default=None, max_length=64)
 
 
 class SetLimit(_Command):

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from csms.audit import AuditEntry, AuditLog
 from csms.errors import CallTimeout, CsmsError, OcppCallError, StationNotReady, StationOffline
 from csms.ports import StationDirectory
 from csms.smart.errors import SmartChargingError
@@ -70,6 +71,38 @@ def command_name(raw: bytes) -> str:
     return name if name in known else "invalid"
 
 
+def audit_entry(
+    raw: bytes, topic_station_id: str | None, reply: contract.CommandReply
+) -> AuditEntry:
+    """What the audit log keeps of one command: who, what, where, the scalar arguments
+    (a schedule is summarised by its length), the result."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = None
+    data = data if isinstance(data, dict) else {}
+    actor = data.get("issued_by")
+    station = data.get("station_id")
+    skip = {"command", "correlation_id", "station_id", "issued_by", "reply_to"}
+    detail: dict[str, Any] = {
+        k: v
+        for k, v in data.items()
+        if k not in skip and (v is None or isinstance(v, str | int | float | bool))
+    }
+    if isinstance(data.get("schedule"), list):
+        detail["schedule_periods"] = len(data["schedule"])
+    return AuditEntry(
+        at=reply.ts,
+        actor=actor if isinstance(actor, str) and actor else "(unknown)",
+        via="mqtt",
+        action=command_name(raw),
+        result="ok" if reply.ok else (reply.error.code if reply.error else "error"),
+        station_id=station if isinstance(station, str) else topic_station_id,
+        correlation_id=reply.correlation_id or None,
+        detail=detail,
+    )
+
+
 class CommandExecutor:
     def __init__(
         self,
@@ -78,16 +111,20 @@ class CommandExecutor:
         *,
         timeout_s: float,
         clock: Clock | None = None,
+        audit: AuditLog | None = None,
     ):
         self.directory = directory
         self.handlers = handlers
         self.timeout_s = timeout_s
         self.clock = clock
+        self.audit = audit
 
     async def execute(self, raw: bytes, topic_station_id: str | None) -> contract.CommandReply:
         reply = await self._execute(raw, topic_station_id)
         if self.clock is not None:
             reply.ts = self.clock.now()
+        if self.audit is not None:
+            self.audit.record(audit_entry(raw, topic_station_id, reply))
         return reply
 
     async def _execute(self, raw: bytes, topic_station_id: str | None) -> contract.CommandReply:

@@ -80,7 +80,11 @@ async def _run(ctx: FeatureContext, settings: MqttSection) -> AsyncIterator[Brid
     if subscribe is not None:
         subscribe(sink.smart_event)
     executor = CommandExecutor(
-        ctx.directory, build_handlers(ctx), timeout_s=settings.command_timeout_s, clock=ctx.clock
+        ctx.directory,
+        build_handlers(ctx),
+        timeout_s=settings.command_timeout_s,
+        clock=ctx.clock,
+        audit=ctx.audit,
     )
     bridge = MqttBridge(settings, executor, outbox, version=_version())
     ctx.registry["mqtt"] = bridge

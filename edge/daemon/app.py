@@ -71,6 +71,7 @@ class EdgeApp:
             backoff_s=cfg.control.retry_backoff_s,
             on_result=self.metrics.command_result,
             max_in_flight=cfg.control.max_commands_in_flight,
+            issued_by=cfg.client_id,
         )
         self.controller = Controller(
             cfg,

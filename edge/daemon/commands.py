@@ -43,7 +43,9 @@ class CommandClient:
         backoff_s: float = 1.0,
         on_result: Callable[[str, bool, str | None], None] | None = None,
         max_in_flight: int = 8,
+        issued_by: str | None = None,
     ):
+        self.issued_by = issued_by  # stamped on every command (the CSMS audits it)
         self._publish = publish
         self._command_topic = command_topic
         self.reply_topic = reply_topic
@@ -75,6 +77,8 @@ class CommandClient:
     async def _call(self, make: Callable[[str], Any]) -> CommandReply:
         cid = uuid.uuid4().hex
         command = make(cid)
+        if self.issued_by is not None and getattr(command, "issued_by", "") is None:
+            command = command.model_copy(update={"issued_by": self.issued_by})
         name = getattr(command, "command", "command")
         fut: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[cid] = fut
