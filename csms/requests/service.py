@@ -116,6 +116,7 @@ class RequestService:
         self.publisher = publisher
         self.link_base = link_base
         self.plans: dict[tuple[str, int], contract.PlanEntry] = {}
+        self.plan_seen = asyncio.Event()  # set on every SitePlan received (tests wait on it)
         self._events: asyncio.Queue[contract.TransactionEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -148,6 +149,11 @@ class RequestService:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def notified(self) -> None:
+        """Until every notification under way has succeeded or failed for good."""
+        await self.idle()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def on_transaction(self, event: contract.TransactionEvent) -> None:
@@ -333,6 +339,7 @@ class RequestService:
     def on_site_plan(self, plan: contract.SitePlan) -> None:
         for entry in plan.connectors:
             self.plans[(entry.station_id, entry.connector_id)] = entry
+        self.plan_seen.set()
 
     def plan_of(self, session: DriverSession) -> PlanView | None:
         entry = self.plans.get((session.station_id, session.connector_id))
