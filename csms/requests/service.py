@@ -256,7 +256,9 @@ class RequestService:
         )
 
     async def submit(self, token: str, body: RequestBody) -> RequestView:
-        """Store a new revision of the request; raises RequestError (nothing changes)."""
+        """Store a new revision of the request; raises RequestError (nothing changes):
+        an unknown or ended session first, then the first invalid field."""
+        self._refuse_if_ended(await self._find(token))
         fields = check(body, self.clock.now(), self.settings)
         return await self._append(token, fields)
 
