@@ -197,6 +197,7 @@ class RequestService:
 
     async def _notify(self, notice: SessionNotice, digest: str) -> None:
         name = self.notifier.name
+        error: str | None
         try:
             await self.notifier.notify(notice)
         except Exception as exc:
@@ -212,9 +213,7 @@ class RequestService:
         else:
             self.metrics.sent.labels(name, "ok").inc()
             status, error = "sent", None
-        await self.database.transaction(
-            lambda s: store.set_notify_status(s, digest, status, error)
-        )
+        await self.database.transaction(lambda s: store.set_notify_status(s, digest, status, error))
 
     async def session_ended(self, event: contract.TransactionEvent) -> None:
         found = await self.database.transaction(

@@ -70,7 +70,9 @@ def latest_request(s: Session, session_id: int) -> DriverRequest | None:
 
 def _transaction(s: Session, station_id: str, tx_key: str) -> Transaction | None:
     return s.execute(
-        select(Transaction).where(Transaction.station_id == station_id, Transaction.tx_key == tx_key)
+        select(Transaction).where(
+            Transaction.station_id == station_id, Transaction.tx_key == tx_key
+        )
     ).scalar_one_or_none()
 
 
@@ -132,7 +134,7 @@ def energy_so_far_kwh(s: Session, tx: Transaction) -> float | None:
         return 0.0 if start_wh is not None else None
     if start_wh is None:
         start_wh = s.execute(base.order_by(MeterValue.id).limit(1)).scalar_one()
-    return max(0.0, (float(last) - float(start_wh)) / 1e3)
+    return max(0.0, (float(last) - float(start_wh or 0.0)) / 1e3)
 
 
 def open_requests(s: Session) -> list[tuple[DriverSession, DriverRequest]]:

@@ -78,7 +78,9 @@ async def test_requests_published_cleared_republished(mqtt_broker: Any, tmp_path
             assert topic == TOPICS.driver_request("P1", 1)
             needs = contract.decode(contract.EVChargingNeeds, payload)
             assert needs.source == "driver" and needs.transaction_id == str(tx1)
-            assert needs.energy_amount_kwh == 15.0 and needs.departure_time == T0 + timedelta(hours=4)
+            assert needs.energy_amount_kwh == 15.0 and needs.departure_time == T0 + timedelta(
+                hours=4
+            )
             assert not needs.opt_out and not needs.withdrawn
 
             assert (await http.put(f"{api}/{token1}/request", json={"opt_out": True})).is_success

@@ -103,7 +103,9 @@ async def test_webhook_failure_is_logged_counted_and_stored(make_csms: MakeCsms)
 
 
 async def test_log_notifier_redacts_unless_dev_flag() -> None:
-    notice = SessionNotice("P1", 1, "7", "TAG", None, "http://h/r/abcdefghijklmnop", "abcdefghijklmnop")
+    notice = SessionNotice(
+        "P1", 1, "7", "TAG", None, "http://h/r/abcdefghijklmnop", "abcdefghijklmnop"
+    )
     with structlog.testing.capture_logs() as logs:
         await LogNotifier().notify(notice)
         await LogNotifier(log_links=True).notify(notice)

@@ -28,16 +28,23 @@ async def test_page_shows_edits_and_refuses_with_the_field(make_csms: MakeCsms) 
         assert r.status_code == 422 and "Departure:" in r.text and "in the past" in r.text
         assert 'value="10"' in r.text  # what the driver typed is kept
 
-        r = await http.post(f"/r/{token}", data={**form, "departure": "2026-07-01T09:30", "amount": "-2"})
+        r = await http.post(
+            f"/r/{token}", data={**form, "departure": "2026-07-01T09:30", "amount": "-2"}
+        )
         assert r.status_code == 422 and "Energy:" in r.text
 
-        r = await http.post(f"/r/{token}", data={**form, "departure": "2026-07-01T09:30", "amount": "30", "unit": "miles"})
+        r = await http.post(
+            f"/r/{token}",
+            data={**form, "departure": "2026-07-01T09:30", "amount": "30", "unit": "miles"},
+        )
         assert r.status_code == 303 and r.headers["location"] == f"/r/{token}?saved=save"
         got = (await http.get(f"/api/v1/driver/sessions/{token}")).json()
         assert got["request"]["departure_at"] == "2026-07-01T16:30:00Z"
         assert got["request"]["energy_kwh"] == 9.0 and got["request"]["distance_miles"] == 30
         page = await http.get(f"/r/{token}?saved=save")
-        assert "Request saved" in page.text and "9.0 kWh (30 miles) by Wed 01 Jul, 09:30" in page.text
+        assert (
+            "Request saved" in page.text and "9.0 kWh (30 miles) by Wed 01 Jul, 09:30" in page.text
+        )
 
         r = await http.post(f"/r/{token}", data={"action": "opt_out"})
         assert r.status_code == 303
