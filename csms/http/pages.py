@@ -22,6 +22,8 @@ from csms.requests.service import RequestService, SessionView
 from csms.requests.validate import InvalidRequest, RequestBody, RequestError
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# the URL is a bearer secret: not to referrers, not into shared caches
+PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 LABELS = {
     "departure_at": "Departure",
     "energy_kwh": "Energy",
@@ -96,7 +98,9 @@ def router(service: RequestService) -> APIRouter:
             "local": lambda ts: _local(ts, zone),
             "zone": service.settings.timezone,
         }
-        return TEMPLATES.TemplateResponse(request, "session.html", context, status_code=status)
+        response = TEMPLATES.TemplateResponse(request, "session.html", context, status_code=status)
+        response.headers.update(PRIVATE_HEADERS)
+        return response
 
     @pages.get("/r/{token}", response_class=HTMLResponse)
     async def page(request: Request, token: str, saved: str | None = None) -> Response:

@@ -154,3 +154,14 @@ def open_requests(s: Session) -> list[tuple[DriverSession, DriverRequest]]:
         if latest is not None:
             out.append((row, latest))
     return out
+
+
+def audit(s: Session, station_id: str | None = None) -> list[tuple[DriverSession, DriverRequest]]:
+    """Every revision of every request (oldest first), optionally of one station."""
+    q = select(DriverSession, DriverRequest).join(
+        DriverRequest, DriverRequest.session_id == DriverSession.id
+    )
+    if station_id is not None:
+        q = q.where(DriverSession.station_id == station_id)
+    rows = s.execute(q.order_by(DriverSession.id, DriverRequest.revision)).tuples()
+    return [(a, b) for a, b in rows]

@@ -4,7 +4,10 @@ changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +42,7 @@ async def test_link_submit_change_withdraw(make_csms: MakeCsms, database_url: st
     assert notice.transaction_id == str(tx_id) and notice.id_tag == "TAG1"
     assert notice.started_at == "2026-07-01T10:00:00Z"
     assert notice.link == f"http://127.0.0.1:{app.http_port}/r/{notice.token}"
+    await app.registry["requests"].notified()  # type: ignore[attr-defined]
     async with app.database.session() as s:
         stored = (await s.execute(select(DriverSession))).scalar_one()
     # only the hash of the token is stored
@@ -85,6 +89,12 @@ async def test_link_submit_change_withdraw(make_csms: MakeCsms, database_url: st
     ]
     await stop_16(st, tx_id, 9000)
     await st.close()
+    # the audit from the command line
+    cli = [sys.executable, "-m", "csms.cli", "requests", "list", "--db", database_url]
+    out = await asyncio.to_thread(subprocess.run, cli, capture_output=True, text=True, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("station\tconnector\ttransaction\trevision") and len(lines) == 5
+    assert lines[2].split("\t")[:5] == ["P1", "1", str(tx_id), "2", "2026-07-01T10:00:00+00:00"]
 
 
 BAD: list[tuple[dict[str, Any], str]] = [

@@ -20,6 +20,8 @@ async def test_page_shows_edits_and_refuses_with_the_field(make_csms: MakeCsms) 
         page = await http.get(f"/r/{token}")
         assert page.status_code == 200
         assert 'name="viewport"' in page.text and "1.2 kWh" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["cache-control"] == "no-store"
         assert "none — charging as usual" in page.text
 
         # 10:00 UTC is 03:00 in Los Angeles: 02:00 local is in the past
