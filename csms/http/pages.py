@@ -66,11 +66,15 @@ def form_body(form: dict[str, str], zone: ZoneInfo) -> RequestBody:
         raise InvalidRequest(str(exc), "amount") from exc
 
 
-def router(service: RequestService) -> APIRouter:
-    pages = APIRouter(include_in_schema=False)
-    zone = ZoneInfo(service.settings.timezone)
+class Renderer:
+    """The page for a session (or for an error when there is none)."""
 
-    def render(
+    def __init__(self, timezone: str):
+        self.timezone = timezone
+        self.zone = ZoneInfo(timezone)
+
+    def __call__(
+        self,
         request: Request,
         token: str,
         view: SessionView | None,
@@ -80,6 +84,7 @@ def router(service: RequestService) -> APIRouter:
         form: dict[str, str] | None = None,
         saved: str | None = None,
     ) -> Response:
+        zone = self.zone
         req = view.request if view is not None else None
         values = form or {
             "departure": _local(req.departure_at if req else None, zone, "%Y-%m-%dT%H:%M"),
@@ -96,11 +101,16 @@ def router(service: RequestService) -> APIRouter:
             "values": values,
             "saved": saved,
             "local": lambda ts: _local(ts, zone),
-            "zone": service.settings.timezone,
+            "zone": self.timezone,
         }
         response = TEMPLATES.TemplateResponse(request, "session.html", context, status_code=status)
         response.headers.update(PRIVATE_HEADERS)
         return response
+
+
+def router(service: RequestService) -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+    render = Renderer(service.settings.timezone)
 
     @pages.get("/r/{token}", response_class=HTMLResponse)
     async def page(request: Request, token: str, saved: str | None = None) -> Response:
@@ -119,7 +129,7 @@ def router(service: RequestService) -> APIRouter:
             if action == "withdraw":
                 await service.withdraw(token)
             else:
-                await service.submit(token, form_body(form, zone))
+                await service.submit(token, form_body(form, render.zone))
         except RequestError as exc:
             try:
                 view: SessionView | None = await service.session(token)
