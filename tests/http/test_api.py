@@ -174,3 +174,15 @@ async def test_v201_transaction_start_gets_a_link(make_csms: MakeCsms) -> None:
         r = await http.get(f"/api/v1/driver/sessions/{notice.token}")
         assert r.status_code == 200 and r.json()["connector_id"] == 2
     await st.close()
+
+
+async def test_http_off_links_use_public_url(make_csms: MakeCsms) -> None:
+    app, _clock, notifier = await driver_csms(
+        make_csms, http={"port": -1, "public_url": "https://charge.example.org/"}
+    )
+    assert app.http_port is None
+    st = await station_16(app)
+    await start_16(st)
+    notice = await notifier.next_notice()
+    assert notice.link == f"https://charge.example.org/r/{notice.token}"
+    await st.close()
