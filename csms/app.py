@@ -1,8 +1,9 @@
 """CsmsApp: the whole central system as one async context manager.
 
 ``async with CsmsApp(settings) as app`` migrates the database, starts the commit
-writer, the websocket server (``app.port``; port 0 picks one) and the metrics
-endpoint, and enters every enabled feature (csms.features). Leaving it stops
+writer, the websocket server (``app.port``; port 0 picks one), the metrics
+endpoint and the driver HTTP service (``app.http_port``), and enters every enabled
+feature (csms.features). Leaving it stops
 accepting, lets in-flight messages finish, closes sockets with 1001, commits
 what is queued and closes the database.
 """
@@ -41,6 +42,7 @@ class CsmsApp:
         self.registry: dict[str, object] = {}
         self.port: int = 0
         self.metrics_port: int | None = None
+        self.http_port: int | None = None  # the driver API/page; None when [http] port = -1
         self._stack: AsyncExitStack | None = None
         self._core: Core | None = None
         self._server: OcppServer | None = None
@@ -94,6 +96,7 @@ class CsmsApp:
             cm = factory(ctx)
             if cm is not None:
                 core.sinks.append(await stack.enter_async_context(cm))
+        await self._start_http(stack)
         if cfg.server.metrics_port >= 0:
             self.metrics.serve(cfg.server.metrics_host, cfg.server.metrics_port)
             stack.callback(self.metrics.close)
@@ -104,6 +107,24 @@ class CsmsApp:
         log.info(
             "csms listening", host=cfg.server.host, port=self.port, metrics_port=self.metrics_port
         )
+
+    async def _start_http(self, stack: AsyncExitStack) -> None:
+        cfg = self.settings
+        service = self.registry.get("requests")
+        if cfg.http.port < 0 or service is None:
+            return
+        from csms.http.api import create_app
+        from csms.http.server import HttpServer
+        from csms.requests.feature import default_link_base
+
+        server = HttpServer(create_app(service))  # type: ignore[arg-type]
+        self.http_port = await server.start(cfg.http.host, cfg.http.port)
+        stack.push_async_callback(server.close)
+        service.link_base = default_link_base(cfg, self.http_port)  # type: ignore[attr-defined]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     async def _stop_server(self) -> None:
         if self._server is not None:

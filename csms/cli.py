@@ -1,4 +1,5 @@
-"""The ``csms`` console script: serve, and manage the station registry and id tags."""
+"""The ``csms`` console script: serve, manage the station registry and id tags, and list
+the driver requests (every revision)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         if name == "remove":
             p.add_argument("id_tag")
+
+    reqs = sub.add_parser("requests", help="driver requests").add_subparsers(
+        dest="action", required=True
+    )
+    rlist = reqs.add_parser("list", help="every revision of every request (audit)")
+    _common(rlist)
+    rlist.add_argument("--station", help="only this station")
     return parser
 
 
@@ -100,7 +108,7 @@ async def serve(settings: CsmsSettings) -> None:
 async def _registry(args: argparse.Namespace, settings: CsmsSettings) -> int:
     async with Database(settings.database.url) as db:
         await db.migrate()
-        work = _stations if args.command == "stations" else _idtags
+        work = {"stations": _stations, "idtags": _idtags, "requests": _requests}[args.command]
         return await db.transaction(lambda s: work(s, args))
 
 
@@ -170,6 +178,23 @@ def _idtags(s: Session, args: argparse.Namespace) -> int:
         for r in s.execute(select(IdTag).order_by(IdTag.id_tag)).scalars():
             expiry = r.expiry.isoformat() if r.expiry else "-"
             print(f"{r.id_tag}\t{r.status}\texpiry {expiry}\tparent {r.parent_id_tag or '-'}")
+    return 0
+
+
+def _requests(s: Session, args: argparse.Namespace) -> int:
+    from csms.requests.store import audit
+
+    def text(value: object) -> str:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return "-" if value is None else str(value)
+
+    columns = ("revision", "submitted_at", "departure_at", "energy_kwh", "distance_miles")
+    print("\t".join(("station", "connector", "transaction", *columns, "opt_out", "withdrawn")))
+    for session, r in audit(s, args.station):
+        values = [session.station_id, session.connector_id, session.tx_key]
+        values += [getattr(r, c) for c in columns] + [r.opt_out, r.withdrawn]
+        print("\t".join(text(v) for v in values))
     return 0
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from csms.bridge.config import MqttSection
+from csms.requests.config import DriversSection, HttpSection
 from csms.smart.config import SmartChargingSection
 from evcommon.clock import parse_clock
 from evcommon.config import Section, SettingsBase, load_settings, validate_section
@@ -81,6 +82,8 @@ class CsmsSettings(SettingsBase):
     logging: LoggingSection = LoggingSection()
     mqtt: MqttSection = MqttSection()
     smart_charging: SmartChargingSection = SmartChargingSection()
+    http: HttpSection = HttpSection()
+    drivers: DriversSection = DriversSection()
     clock: str = Field(default_factory=_default_clock)
 
     @field_validator("clock")

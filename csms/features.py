@@ -1,4 +1,4 @@
-"""Optional CSMS features (smart charging, MQTT bridge) plug into the core here.
+"""Optional CSMS features (smart charging, MQTT bridge, driver requests) plug into the core here.
 
 Each module in :data:`FEATURE_MODULES` defines ``factory(ctx) -> AbstractAsyncContextManager
 [CsmsEventSink] | None``. The core enters every returned context for the life of
@@ -18,7 +18,8 @@ from csms.audit import AuditLog
 from csms.ports import CsmsEventSink, StationDirectory
 from evcommon.clock import Clock
 
-FEATURE_MODULES = ("csms.smart.feature", "csms.bridge.feature")
+# in this order: the bridge finds smart charging, driver requests find the bridge
+FEATURE_MODULES = ("csms.smart.feature", "csms.bridge.feature", "csms.requests.feature")
 
 
 @dataclass

@@ -12,6 +12,7 @@ import random
 import socket
 import ssl
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
@@ -58,6 +59,27 @@ class MqttBridge:
         self._up: bool | None = None  # None: never connected yet
         self._idle = asyncio.Event()  # no publish awaiting its PUBACK
         self._idle.set()
+        # other features' subscriptions (e.g. the edge's site plans): filter -> callback
+        self._subscriptions: dict[str, Callable[[str, bytes], None]] = {}
+
+    # -- for other features (csms.requests.service.RetainedPublisher) --------------
+    def put_retained(self, topic: str, payload: bytes) -> None:
+        """Publish retained, QoS 1, and again after every reconnect; b"" clears it."""
+        self.outbox.put_state(topic, payload)
+
+    def subscribe(self, topic_filter: str, callback: Callable[[str, bytes], None]) -> None:
+        """Call ``callback(topic, payload)`` for each message on ``topic_filter`` (from the
+        current connection too, if there is one)."""
+        self._subscriptions[topic_filter] = callback
+        client = self._client
+        if client is not None and self.connected.is_set() and self._commands is not None:
+            self._commands.create_task(self._subscribe_now(client, topic_filter))
+
+    async def _subscribe_now(self, client: aiomqtt.Client, topic_filter: str) -> None:
+        try:
+            await client.subscribe(topic_filter, qos=QOS)
+        except aiomqtt.MqttError as exc:  # the next connection subscribes again
+            log.warning("mqtt subscribe failed", topic=topic_filter, error=str(exc))
 
     # -- connection ----------------------------------------------------------
     def _make_client(self) -> aiomqtt.Client:
@@ -134,6 +156,8 @@ class MqttBridge:
             retain=True,
         )
         await client.subscribe(self.topics.all_commands, qos=QOS)
+        for topic_filter in self._subscriptions:
+            await client.subscribe(topic_filter, qos=QOS)
         raise_if_cancelling()  # a cancel swallowed by the PUBACK/SUBACK waits
         self.outbox.republish_all()
         self.connected.set()
@@ -252,12 +276,25 @@ class MqttBridge:
         async for message in client.messages:
             raw = message.payload
             payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
+            if self._dispatch(message.topic, bytes(payload)):
+                continue
             station = message.topic.value.rsplit("/", 1)[-1]
             await self._sem.acquire()
             self._commands.create_task(
                 self._handle(bytes(payload), station, message.properties if self.mqtt5 else None),
                 name=f"mqtt-command:{station}",
             )
+
+    def _dispatch(self, topic: aiomqtt.Topic, payload: bytes) -> bool:
+        """A message on another feature's subscription: hand it over; True if it was."""
+        for topic_filter, callback in self._subscriptions.items():
+            if topic.matches(topic_filter):
+                try:
+                    callback(topic.value, payload)
+                except Exception:
+                    log.exception("mqtt subscriber failed", topic=topic.value)
+                return True
+        return False
 
     async def _handle(self, raw: bytes, station: str, props: Any) -> None:
         try:

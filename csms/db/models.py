@@ -208,3 +208,42 @@ class AuditRecord(Base):
     station_id: Mapped[str | None] = mapped_column(String(64), index=True)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[Any] = mapped_column(JSON)
+
+class DriverSession(Base):
+    """The driver link of one transaction: only the sha256 of its token is stored."""
+
+    __tablename__ = "driver_sessions"
+    __table_args__ = (UniqueConstraint("station_id", "tx_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    tx_key: Mapped[str] = mapped_column(String(64))
+    connector_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # notifier outcome: pending / sent / failed (failures are logged and counted too)
+    notify_status: Mapped[str] = mapped_column(String(16), default="pending")
+    notify_error: Mapped[str | None] = mapped_column(String(255))
+
+
+class DriverRequest(Base):
+    """Every revision of a session's driver request (the latest one is in force).
+
+    A withdrawal is a revision too (``withdrawn``); nothing is ever updated in place."""
+
+    __tablename__ = "driver_requests"
+    __table_args__ = (UniqueConstraint("session_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("driver_sessions.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    departure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # kWh as the driver asked (miles converted), before the edge's safety factor
+    energy_kwh: Mapped[float | None] = mapped_column(Float)
+    distance_miles: Mapped[float | None] = mapped_column(Float)
+    kwh_per_mile: Mapped[float | None] = mapped_column(Float)
+    opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -64,7 +64,10 @@ def test_bad_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[
 async def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     cfg = tmp_path / "csms.toml"
-    cfg.write_text('[server]\nhost = "127.0.0.1"\nmetrics_port = 0\n[logging]\nformat = "json"\n')
+    cfg.write_text(
+        '[server]\nhost = "127.0.0.1"\nmetrics_port = 0\n'
+        '[http]\nport = 0\n[logging]\nformat = "json"\n'
+    )
     notify_path = tmp_path / "notify.sock"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(notify_path))

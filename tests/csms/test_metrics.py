@@ -28,7 +28,7 @@ async def test_documented_metrics_are_served(csms_app: CsmsApp) -> None:
     assert csms_app.metrics_port
     text = await asyncio.to_thread(_scrape, csms_app.metrics_port)
     documented = set(re.findall(r"^\| `(csms_[a-z_]+)`", DOC.read_text(), re.M))
-    assert len(documented) == 10
+    assert len(documented) == 11
     for name in documented:
         assert f"# TYPE {name} " in text, name
     assert 'csms_connected_stations{version="2.0.1"} 1.0' in text

@@ -25,6 +25,7 @@ MakeCsms = Callable[..., Awaitable[CsmsApp]]
 def csms_settings(database_url: str, **sections: Any) -> CsmsSettings:
     data: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": 0, "metrics_port": 0, "call_timeout_s": 5},
+        "http": {"host": "127.0.0.1", "port": 0},
         "database": {"url": database_url},
         "security": {"allow_unknown_stations": True, "accept_all_id_tags": False},
         "logging": {"level": "warning", "format": "console"},

@@ -35,6 +35,7 @@ async def run_csms(
     """A CsmsApp on a free port, MQTT on ``broker``, all id tags accepted."""
     config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": 0, "metrics_port": -1},
+        "http": {"host": "127.0.0.1", "port": 0},
         "database": {"url": db_url},
         "security": {"accept_all_id_tags": True},
         "mqtt": {

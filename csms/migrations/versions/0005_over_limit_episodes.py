@@ -1,7 +1,7 @@
 """smart charging: over-limit episodes, so one episode raises one alarm across restarts
 
 Revision ID: 0005_over_limit_episodes
-Revises: 0003_meter_after_stop
+Revises: 0004_driver_requests
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_over_limit_episodes"
-down_revision = "0003_meter_after_stop"
+down_revision = "0004_driver_requests"
 branch_labels = None
 depends_on = None
 
