@@ -209,6 +209,7 @@ class AuditRecord(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[Any] = mapped_column(JSON)
 
+
 class DriverSession(Base):
     """The driver link of one transaction: only the sha256 of its token is stored."""
 
