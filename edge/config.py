@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from edge.optimizer.config import OptimizerSection
@@ -59,7 +59,7 @@ class MqttSection(Section):
     cert_file: Path | None = None
     key_file: Path | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None  # never logged or echoed in errors
     topic_prefix: str = DEFAULT_PREFIX
     client_id: str | None = None  # default: edge-<site id>
     keepalive_s: int = Field(default=30, ge=5)

@@ -53,7 +53,7 @@ class MqttLink:
             "port": m.port,
             "identifier": self.cfg.client_id,
             "username": m.username,
-            "password": m.password,
+            "password": m.password.get_secret_value() if m.password else None,
             "keepalive": m.keepalive_s,
             "timeout": m.timeout_s,
             "will": aiomqtt.Will(
