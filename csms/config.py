@@ -17,6 +17,7 @@ from csms.bridge.config import MqttSection
 from csms.requests.config import DriversSection, HttpSection
 from csms.smart.config import SmartChargingSection
 from evcommon.clock import parse_clock
+from evcommon.errors import ConfigError
 from evcommon.config import Section, SettingsBase, load_settings, validate_section
 
 DEFAULT_DB_URL = "sqlite:///data/csms.db"
@@ -61,6 +62,8 @@ class DatabaseSection(Section):
 class SecuritySection(Section):
     # True so that `csms serve` with no config just works; production sets false.
     allow_unknown_stations: bool = True
+    # a config file with allow_unknown_stations on a non-loopback host must confirm it
+    confirm_allow_unknown_stations: bool = False
     accept_all_id_tags: bool = False
 
 
@@ -115,4 +118,27 @@ def load(
     if clock is not None:
         parse_clock(clock)
         settings.clock = clock
+    if path is not None:
+        _check_open_registration(settings, str(path))
     return settings
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _check_open_registration(settings: CsmsSettings, source: str) -> None:
+    """A config file (a deployment) that lets any station in on a public interface must
+    say so twice: a forgotten development default would let strangers in."""
+    sec = settings.security
+    if (
+        sec.allow_unknown_stations
+        and not sec.confirm_allow_unknown_stations
+        and settings.server.host not in _LOOPBACK
+    ):
+        raise ConfigError(
+            "security.allow_unknown_stations = true on a non-loopback server.host lets any "
+            "station connect without credentials; register stations (`csms stations add`) "
+            "and set it false, or set security.confirm_allow_unknown_stations = true",
+            source=source,
+            keys=["security.allow_unknown_stations"],
+        )

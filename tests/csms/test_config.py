@@ -16,7 +16,10 @@ EXAMPLE = Path(csms.__file__).parent / "csms.example.toml"
 def test_example_file_is_valid_and_complete(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EVSITE_CLOCK", raising=False)
     settings = config.load(EXAMPLE)
-    assert settings == config.CsmsSettings()  # the example documents the defaults
+    # the example documents the defaults, and confirms the open registration they imply
+    # (a config file on a public host must)
+    confirmed = {"security": {"confirm_allow_unknown_stations": True}}
+    assert settings == config.CsmsSettings(**confirmed)
 
 
 def test_env_and_cli_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,8 +44,25 @@ def test_errors_name_the_key(tmp_path: Path) -> None:
     bad.write_text("[server]\nmax_frame_bytes = 10\n")
     with pytest.raises(ConfigError, match=r"server\.max_frame_bytes"):
         config.load(bad)
-    bad.write_text('[server]\ndefault_version = "none"\n')
+    bad.write_text('[server]\nhost = "127.0.0.1"\ndefault_version = "none"\n')
     assert config.load(bad).server.default_version is None
     bad.write_text('clock = "sundial"\n')
     with pytest.raises(ConfigError, match="clock"):
         config.load(bad)
+
+
+def test_a_config_file_opening_registration_on_a_public_host_must_confirm(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "csms.toml"
+    path.write_text('[server]\nhost = "0.0.0.0"\n[security]\nallow_unknown_stations = true\n')
+    with pytest.raises(ConfigError, match="security.allow_unknown_stations") as info:
+        config.load(path)
+    assert info.value.keys == ["security.allow_unknown_stations"]
+    path.write_text(
+        '[server]\nhost = "0.0.0.0"\n[security]\nallow_unknown_stations = true\n'
+        "confirm_allow_unknown_stations = true\n"
+    )
+    assert config.load(path).security.allow_unknown_stations
+    path.write_text('[server]\nhost = "127.0.0.1"\n[security]\nallow_unknown_stations = true\n')
+    assert config.load(path).security.allow_unknown_stations  # loopback: a development box
