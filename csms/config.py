@@ -17,8 +17,8 @@ from csms.bridge.config import MqttSection
 from csms.requests.config import DriversSection, HttpSection
 from csms.smart.config import SmartChargingSection
 from evcommon.clock import parse_clock
-from evcommon.errors import ConfigError
 from evcommon.config import Section, SettingsBase, load_settings, validate_section
+from evcommon.errors import ConfigError
 
 DEFAULT_DB_URL = "sqlite:///data/csms.db"
 

@@ -56,7 +56,7 @@ def test_a_config_file_opening_registration_on_a_public_host_must_confirm(
 ) -> None:
     path = tmp_path / "csms.toml"
     path.write_text('[server]\nhost = "0.0.0.0"\n[security]\nallow_unknown_stations = true\n')
-    with pytest.raises(ConfigError, match="security.allow_unknown_stations") as info:
+    with pytest.raises(ConfigError, match=r"security\.allow_unknown_stations") as info:
         config.load(path)
     assert info.value.keys == ["security.allow_unknown_stations"]
     path.write_text(
